@@ -1,0 +1,199 @@
+"""HTTP JSON API: parse, call the domain, map results and errors. No logic of its own."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from signaling import auth, notify, supervision
+from signaling.clock import iso_ms, utc_now
+from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
+from signaling.directory import rooms_for
+from signaling.errors import NotAuthenticated
+from signaling.login_guard import LoginGuard
+from signaling.session_state import CancelReason, Outcome
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api")
+ACCESSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class OpenSessionBody(_Body):
+    room_id: int = Field(ge=1)
+    accession_number: str = Field(pattern=ACCESSION, description="the exam's accession number")
+
+
+class EndSessionBody(_Body):
+    outcome: Outcome
+    reason: CancelReason | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/login")
+async def login(
+    body: LoginBody, request: Request, response: Response, services: ServicesDep, db: Db
+) -> dict[str, Any]:
+    guard: LoginGuard = request.app.state.login_guard
+    client = request.client.host if request.client else "?"
+    guard.check(body.username, client)
+    try:
+        token, principal = await auth.login(
+            db, services.settings.secret_key, body.username, body.password, utc_now(), services.idle
+        )
+    except NotAuthenticated:
+        guard.failed(body.username, client)
+        raise
+    guard.succeeded(body.username, client)
+    response.set_cookie(
+        services.settings.cookie_name,
+        token,
+        max_age=int(services.idle.total_seconds()),
+        httponly=True,
+        secure=True,
+        samesite="strict",
+        path="/",
+    )
+    log.info("login: user %s", principal.id)
+    return {"user": principal.public()}
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(request: Request, response: Response, services: ServicesDep, db: Db) -> None:
+    token = request.cookies.get(services.settings.cookie_name)
+    if token:
+        await auth.logout(db, services.settings.secret_key, token, utc_now())
+    response.delete_cookie(
+        services.settings.cookie_name, path="/", secure=True, httponly=True, samesite="strict"
+    )
+
+
+@router.get("/me")
+async def me(principal: CurrentUser) -> dict[str, Any]:
+    return {"user": principal.public()}
+
+
+@router.get("/config")
+async def client_config(_: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    return {"ice_servers": services.ice_servers(), "benchmarks_s": {"best": 30, "risk": 90}}
+
+
+@router.get("/rooms")
+async def rooms(principal: Technologist, db: Db) -> dict[str, Any]:
+    return {
+        "rooms": [
+            {
+                "id": r.id,
+                "code": r.code,
+                "name": r.name,
+                "modality": r.modality,
+                "facility": {
+                    "id": r.facility.id,
+                    "name": r.facility.name,
+                    "state": r.facility.state,
+                },
+            }
+            for r in await rooms_for(db, principal)
+        ]
+    }
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED)
+async def open_session(
+    body: OpenSessionBody, principal: Technologist, services: ServicesDep
+) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        s = await supervision.open_session(
+            db, principal, body.room_id, body.accession_number, utc_now()
+        )
+    await notify.request_opened(services.hub, s)
+    return {"session": supervision.session_json(s, with_accession=True)}
+
+
+@router.get("/sessions")
+async def list_sessions(
+    principal: CurrentUser, db: Db, limit: int = Query(default=50, ge=1, le=500)
+) -> dict[str, Any]:
+    found = await supervision.list_sessions(db, principal, limit)
+    return {
+        "sessions": [
+            supervision.session_json(s, with_accession=supervision.shows_accession(principal, s))
+            for s in found
+        ]
+    }
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    s = await supervision.visible_session(db, principal, session_id, utc_now())
+    return {
+        "session": supervision.session_json(
+            s, with_accession=supervision.shows_accession(principal, s)
+        )
+    }
+
+
+@router.get("/sessions/{session_id}/events")
+async def session_events(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    await supervision.visible_session(db, principal, session_id, utc_now())
+    return {
+        "events": [
+            {
+                "kind": e.kind,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "at": iso_ms(e.at),
+                "actor_id": e.actor_id,
+                "detail": e.detail,
+            }
+            for e in await supervision.events_of(db, session_id)
+        ]
+    }
+
+
+@router.get("/requests")
+async def open_requests(principal: Radiologist, db: Db) -> dict[str, Any]:
+    found = await supervision.open_requests(db, principal, utc_now())
+    return {"requests": [supervision.session_json(s, with_accession=False) for s in found]}
+
+
+@router.post("/sessions/{session_id}/accept")
+async def accept(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        s = await supervision.accept(db, principal, session_id, utc_now())
+    await notify.request_closed(services.hub, s, "taken")
+    await notify.session_changed(services.hub, s)
+    return {"session": supervision.session_json(s, with_accession=True)}
+
+
+@router.post("/sessions/{session_id}/release")
+async def release(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        s = await supervision.release(db, principal, session_id, utc_now())
+    await notify.session_changed(services.hub, s)
+    await notify.request_opened(services.hub, s)
+    return {"session": supervision.session_json(s, with_accession=False)}
+
+
+@router.post("/sessions/{session_id}/end")
+async def end(
+    session_id: str, body: EndSessionBody, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        s = await supervision.end(
+            db, principal, session_id, body.outcome, body.reason, body.note, utc_now()
+        )
+    await notify.session_changed(services.hub, s)
+    await notify.request_closed(services.hub, s, "ended")
+    return {"session": supervision.session_json(s, with_accession=True)}

@@ -1,0 +1,76 @@
+"""The application factory: ``create_app(settings)`` is the composition root."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from signaling import api, pages, socket
+from signaling.bus import make_bus
+from signaling.config import Settings
+from signaling.database import make_engine, make_session_factory
+from signaling.edge import EdgeGuard
+from signaling.errors import StandbyError
+from signaling.hub import Hub
+from signaling.login_guard import LoginGuard
+from signaling.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
+        await hub.start()
+        app.state.services = Services(settings, engine, make_session_factory(engine), hub)
+        app.state.login_guard = LoginGuard()
+        log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
+        try:
+            yield
+        finally:
+            await hub.bus.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Standby", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None
+    )
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.add_api_websocket_route("/ws", socket.endpoint)
+    app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> dict[str, str]:
+        services: Services = request.app.state.services
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.exception_handler(StandbyError)
+    async def standby_error(_: Request, exc: StandbyError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse({"error": "invalid_input", "detail": problems}, status_code=422)
+
+    app.add_middleware(EdgeGuard, public_host=urlsplit(str(settings.public_base_url)).netloc)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Entry for ``uvicorn --factory`` in each worker: settings from ``STANDBY_*`` variables."""
+    return create_app(Settings())

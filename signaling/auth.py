@@ -1,0 +1,85 @@
+"""Password login and server-side login sessions.
+
+The browser holds a random token in an HttpOnly, Secure, SameSite=Strict cookie; the database holds only
+an HMAC of it (keyed with ``STANDBY_SECRET_KEY``), so a copy of the database cannot log anyone in.
+A session ends after ``STANDBY_SESSION_IDLE_MINUTES`` without use (automatic logoff) or at logout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling.directory import Principal, load_principal
+from signaling.errors import NotAuthenticated
+from signaling.models import LoginSession, User
+from signaling.passwords import verify_password
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def token_digest(secret_key: str, token: str) -> str:
+    return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+async def login(
+    db: AsyncSession, secret_key: str, username: str, password: str, now: datetime, idle: timedelta
+) -> tuple[str, Principal]:
+    """Check the password and open a login session; returns the cookie token and who logged in."""
+    user = await db.scalar(select(User).where(User.username == username.strip().lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    principal = await load_principal(db, user.id) if ok and user else None
+    if principal is None:
+        raise NotAuthenticated("wrong username or password, or the account is disabled")
+    token = secrets.token_urlsafe(32)
+    db.add(
+        LoginSession(
+            token_digest=token_digest(secret_key, token),
+            user_id=principal.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + idle,
+        )
+    )
+    return token, principal
+
+
+async def resolve(
+    db: AsyncSession, secret_key: str, token: str | None, now: datetime, idle: timedelta
+) -> Principal | None:
+    """The person a cookie token logs in, or None; slides the idle expiry forward."""
+    if not token or len(token) > 128:
+        return None
+    row = await db.scalar(
+        select(LoginSession).where(LoginSession.token_digest == token_digest(secret_key, token))
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    principal = await load_principal(db, row.user_id)
+    if principal is None:
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at, row.expires_at = now, now + idle
+    return principal
+
+
+async def logout(db: AsyncSession, secret_key: str, token: str, now: datetime) -> None:
+    await db.execute(
+        update(LoginSession)
+        .where(LoginSession.token_digest == token_digest(secret_key, token))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_all(db: AsyncSession, user_id: int, now: datetime) -> None:
+    """End every login of a user (password change, account disabled)."""
+    await db.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

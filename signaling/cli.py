@@ -1,0 +1,312 @@
+"""The ``standby`` command: serve, demo, migrate, load-directory, user management."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from signaling import auth
+from signaling.clock import utc_now
+from signaling.config import PLACEHOLDER_SECRET, Environment, Settings
+from signaling.database import make_engine, make_session_factory, migrate
+from signaling.directory_file import DirectoryFile, load_directory, parse_directory, read_directory
+from signaling.errors import StandbyError
+from signaling.models import Facility, User, UserFacility, UserRole
+from signaling.passwords import hash_password
+from signaling.roles import Role
+
+log = logging.getLogger("standby")
+DEMO_PASSWORD = "standby-demo"  # noqa: S105 - printed for the demo; the demo refuses production
+DEMO_LOGINS = [
+    ("tech", "technologist at North Imaging (TX) and Lakeside (NY)"),
+    ("drdiaz", "radiologist, licensed TX and NY, privileged at both"),
+    ("drpatel", "radiologist, licensed TX only, privileged at North Imaging"),
+    ("super", "supervisor of both sites"),
+    ("admin", "administrator"),
+]
+
+
+class CliError(Exception):
+    pass
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CliError(f"configuration refused: {problems}") from None
+
+
+async def _apply_directory(settings: Settings, directory: DirectoryFile) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            report = await load_directory(db, directory)
+        return report.summary()
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = _settings()
+    migrate(settings.database_url)
+    print("database schema is up to date")
+
+
+def cmd_load_directory(args: argparse.Namespace) -> None:
+    settings = _settings()
+    migrate(settings.database_url)
+    directory = read_directory(Path(args.file))
+    print(f"{args.file}: {asyncio.run(_apply_directory(settings, directory))}")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, migrate_first: bool) -> None:
+    if workers > 1 and not settings.redis_url:
+        raise CliError(
+            "several workers need STANDBY_REDIS_URL (the in-process bus cannot span processes)"
+        )
+    if workers > 1 and settings.is_sqlite:
+        log.warning("several workers on SQLite: fine for trials; use PostgreSQL in production")
+    if migrate_first:
+        migrate(settings.database_url)
+    os.environ.update(
+        {
+            "STANDBY_ENVIRONMENT": settings.environment.value,
+            "STANDBY_SECRET_KEY": settings.secret_key,
+            "STANDBY_DATABASE_URL": settings.database_url,
+        }
+    )
+    uvicorn.run(
+        "signaling.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws_max_size=1024 * 1024,
+        ws_ping_interval=10,
+        ws_ping_timeout=10,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings()
+    _serve(
+        settings,
+        args.host or settings.host,
+        args.port or settings.port,
+        args.workers,
+        not args.no_migrate,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    env = os.environ.get("STANDBY_ENVIRONMENT", Environment.DEVELOPMENT.value)
+    if env == Environment.PRODUCTION.value:
+        raise CliError(
+            "`standby demo` seeds known passwords and refuses STANDBY_ENVIRONMENT=production"
+        )
+    settings = _settings(
+        environment=Environment.DEVELOPMENT,
+        secret_key=os.environ.get("STANDBY_SECRET_KEY", PLACEHOLDER_SECRET),
+        database_url=os.environ.get(
+            "STANDBY_DATABASE_URL", "sqlite+aiosqlite:///./standby-demo.db"
+        ),
+    )
+    migrate(settings.database_url)
+    demo = parse_directory(
+        files("signaling").joinpath("demo_directory.yaml").read_text(), "demo directory"
+    )
+    summary = asyncio.run(_apply_directory(settings, demo))
+    host, port = args.host or settings.host, args.port or settings.port
+    url = f"http://{host}:{port}/"
+    print(
+        f"\nStandby demo: {summary}.\n\n  Open {url}\n\n  Logins (password '{DEMO_PASSWORD}' for all):",
+        *(f"    {name:<9} {what}" for name, what in DEMO_LOGINS),
+        "\n  Use two browser windows (one private) to be technologist and radiologist at once.\n",
+        sep="\n",
+        flush=True,
+    )
+    _serve(settings, host, port, 1, migrate_first=False)
+
+
+async def _user_add(settings: Settings, args: argparse.Namespace, password: str | None) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            if await db.scalar(select(User).where(User.username == args.username)):
+                raise CliError(
+                    f"user {args.username} exists; use `standby user set-password` or the directory file"
+                )
+            codes = args.facility or []
+            facilities = {
+                f.code: f
+                for f in (await db.scalars(select(Facility).where(Facility.code.in_(codes))))
+            }
+            missing = sorted(set(codes) - facilities.keys())
+            if missing:
+                raise CliError(f"unknown facility codes: {', '.join(missing)}")
+            user = User(
+                username=args.username,
+                full_name=args.full_name,
+                credentials=args.credentials or "",
+                password_hash=hash_password(password) if password else None,
+                created_at=utc_now(),
+            )
+            db.add(user)
+            await db.flush()
+            db.add_all(UserRole(user_id=user.id, role=role) for role in set(args.role))
+            db.add_all(UserFacility(user_id=user.id, facility_id=f.id) for f in facilities.values())
+    finally:
+        await engine.dispose()
+
+
+async def _user_update(
+    settings: Settings, username: str, *, password: str | None = None, active: bool | None = None
+) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            user = await db.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise CliError(f"no user {username}")
+            if password is not None:
+                user.password_hash = hash_password(password)
+            if active is not None:
+                user.active = active
+            await auth.revoke_all(db, user.id, utc_now())
+    finally:
+        await engine.dispose()
+
+
+async def _user_list(settings: Settings) -> list[str]:
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db:
+            users = (await db.scalars(select(User).order_by(User.username))).all()
+            lines = []
+            for user in users:
+                roles = sorted(
+                    await db.scalars(select(UserRole.role).where(UserRole.user_id == user.id))
+                )
+                state = "active" if user.active else "disabled"
+                lines.append(
+                    f"{user.username:<20} {user.full_name:<30} {','.join(roles):<30} {state}"
+                )
+            return lines
+    finally:
+        await engine.dispose()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    settings = _settings()
+    migrate(settings.database_url)
+    if args.user_command == "add":
+        password = (
+            _read_password(args.password_stdin)
+            if args.password_stdin or sys.stdin.isatty()
+            else None
+        )
+        asyncio.run(_user_add(settings, args, password))
+        print(
+            f"user {args.username} added"
+            + ("" if password else " (no password yet: `standby user set-password`)")
+        )
+    elif args.user_command == "set-password":
+        asyncio.run(
+            _user_update(settings, args.username, password=_read_password(args.password_stdin))
+        )
+        print(f"password of {args.username} changed; their logins were ended")
+    elif args.user_command in ("disable", "enable"):
+        asyncio.run(_user_update(settings, args.username, active=args.user_command == "enable"))
+        print(f"user {args.username} {args.user_command}d")
+    else:
+        print("\n".join(asyncio.run(_user_list(settings))) or "no users")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="standby", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (settings from STANDBY_* variables)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the database first"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="seed demo facilities and users, then serve")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(func=cmd_demo)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+
+    load = commands.add_parser(
+        "load-directory", help="create or update facilities, rooms and users from YAML/JSON"
+    )
+    load.add_argument("file")
+    load.set_defaults(func=cmd_load_directory)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add")
+    add.add_argument("username")
+    add.add_argument("--full-name", required=True)
+    add.add_argument("--credentials", help="e.g. MD")
+    add.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    add.add_argument(
+        "--facility", action="append", help="facility code (technologists, supervisors)"
+    )
+    add.add_argument("--password-stdin", action="store_true")
+    setpw = user_commands.add_parser("set-password")
+    setpw.add_argument("username")
+    setpw.add_argument("--password-stdin", action="store_true")
+    for name in ("disable", "enable"):
+        user_commands.add_parser(name).add_argument("username")
+    user_commands.add_parser("list")
+    user.set_defaults(func=cmd_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, StandbyError) as exc:
+        print(f"standby: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

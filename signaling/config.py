@@ -1,0 +1,96 @@
+"""Settings for the whole service, read from the environment (prefix ``STANDBY_``)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-standby-development-only"  # noqa: S105 - refused outside development
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class IceServer(BaseModel):
+    """One entry of ``RTCConfiguration.iceServers`` as browsers and aiortc take it."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_url_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_are_stun_or_turn(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            raise ValueError("an ICE server needs at least one URL")
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(
+                    f"ICE server URL must start with stun:, stuns:, turn: or turns:, got {url!r}"
+                )
+        return urls
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STANDBY_", extra="ignore")
+
+    environment: Environment = Environment.PRODUCTION
+    database_url: str = "sqlite+aiosqlite:///./standby.db"
+    redis_url: str | None = None
+    redis_prefix: str = "standby:"
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+    secret_key: str = PLACEHOLDER_SECRET
+    ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    session_idle_minutes: int = Field(default=12 * 60, ge=1)
+    cookie_name: str = "standby_session"
+    log_level: str = "INFO"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_redis_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _ice_servers_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'STANDBY_ICE_SERVERS must be a JSON list such as [{"urls": ["stun:stun.example.org:3478"]}]'
+                    f": {exc}"
+                ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_outside_development(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key == PLACEHOLDER_SECRET:
+                raise ValueError(
+                    "STANDBY_SECRET_KEY is the development placeholder; set a random value of at least "
+                    "32 characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if len(self.secret_key) < 32:
+                raise ValueError("STANDBY_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

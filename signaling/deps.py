@@ -1,0 +1,59 @@
+"""FastAPI dependencies, as ``Annotated`` aliases so routes read as English."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling import auth
+from signaling.clock import utc_now
+from signaling.directory import Principal
+from signaling.errors import Forbidden, NotAuthenticated
+from signaling.roles import Role
+from signaling.services import Services
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+async def _db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with services.db() as db, db.begin():
+        yield db
+
+
+# "function" scope: commit before the response leaves, so a client never outruns the database.
+Db = Annotated[AsyncSession, Depends(_db, scope="function")]
+
+
+async def _principal(request: Request, services: ServicesDep, db: Db) -> Principal:
+    token = request.cookies.get(services.settings.cookie_name)
+    principal = await auth.resolve(
+        db, services.settings.secret_key, token, utc_now(), services.idle
+    )
+    if principal is None:
+        raise NotAuthenticated("log in first (no login, or it expired)")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(_principal)]
+
+
+def _role(*roles: Role) -> object:
+    def check(principal: CurrentUser) -> Principal:
+        if not principal.has(*roles):
+            raise Forbidden(f"this needs the role {' or '.join(roles)}")
+        return principal
+
+    return Depends(check)
+
+
+Technologist = Annotated[Principal, _role(Role.TECHNOLOGIST)]
+Radiologist = Annotated[Principal, _role(Role.RADIOLOGIST)]

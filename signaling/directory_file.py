@@ -1,0 +1,236 @@
+"""The directory file an operator loads with ``standby load-directory``: its schema and its loader.
+
+The file is authoritative for what it names: facilities and rooms are created or updated by ``code``,
+users by ``username``; a named user's roles, facilities, licenses and privileges are replaced by the
+file's. Nothing the file does not name is deleted. A password in the file is set only when the user is
+created (so re-loading never resets a password a person has since changed). Loading is one
+transaction: a file with any error changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling.clock import utc_now
+from signaling.errors import InvalidInput
+from signaling.models import Facility, License, Privilege, Room, User, UserFacility, UserRole
+from signaling.passwords import hash_password
+from signaling.roles import Role
+
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP".split()
+)
+MODALITIES = frozenset({"CT", "MR"})
+CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _us_state(value: str) -> str:
+    value = value.strip().upper()
+    if value not in US_STATES:
+        raise ValueError(f"expected a two-letter US state or territory code, got {value!r}")
+    return value
+
+
+class RoomSpec(_Strict):
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=200)
+    modality: str
+
+    @field_validator("modality")
+    @classmethod
+    def _modality(cls, value: str) -> str:
+        value = {"MRI": "MR"}.get(value.strip().upper(), value.strip().upper())
+        if value not in MODALITIES:
+            raise ValueError(f"expected modality CT or MR, got {value!r}")
+        return value
+
+
+class FacilitySpec(_Strict):
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=200)
+    state: str
+    timezone: str
+    rooms: list[RoomSpec] = []
+
+    _state = field_validator("state")(_us_state)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"expected an IANA time zone such as America/Chicago, got {value!r}"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _unique_rooms(self) -> FacilitySpec:
+        codes = [room.code for room in self.rooms]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"facility {self.code}: room codes repeat")
+        return self
+
+
+class LicenseSpec(_Strict):
+    state: str
+    number: str = Field(min_length=1, max_length=60)
+    expires: date
+
+    _state = field_validator("state")(_us_state)
+
+
+class UserSpec(_Strict):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9_.@-]{1,79}$")
+    full_name: str = Field(min_length=1, max_length=200)
+    credentials: str = Field(default="", max_length=80)
+    roles: list[Role] = Field(min_length=1)
+    facilities: list[str] = []
+    licenses: list[LicenseSpec] = []
+    privileges: list[str] = []
+    password: str | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _clinical_facts_fit_roles(self) -> UserSpec:
+        if (self.licenses or self.privileges) and Role.RADIOLOGIST not in self.roles:
+            raise ValueError(f"user {self.username}: licenses and privileges are for radiologists")
+        states = [lic.state for lic in self.licenses]
+        if len(states) != len(set(states)):
+            raise ValueError(f"user {self.username}: one license per state")
+        return self
+
+
+class DirectoryFile(_Strict):
+    facilities: list[FacilitySpec] = []
+    users: list[UserSpec] = []
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> DirectoryFile:
+        for kind, codes in (
+            ("facility code", [f.code for f in self.facilities]),
+            ("username", [u.username for u in self.users]),
+        ):
+            repeated = sorted({c for c in codes if codes.count(c) > 1})
+            if repeated:
+                raise ValueError(f"{kind}s repeat: {', '.join(repeated)}")
+        return self
+
+
+@dataclass
+class LoadReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, created: bool) -> None:
+        target = self.created if created else self.updated
+        target[kind] = target.get(kind, 0) + 1
+
+    def summary(self) -> str:
+        parts = [f"{n} {k} created" for k, n in sorted(self.created.items())]
+        parts += [f"{n} {k} updated" for k, n in sorted(self.updated.items())]
+        return ", ".join(parts) or "nothing to change"
+
+
+def parse_directory(text: str, source: str = "directory") -> DirectoryFile:
+    """Parse YAML or JSON text into a validated directory, or raise InvalidInput naming the problem."""
+    try:
+        data: Any = (
+            json.loads(text) if text.lstrip().startswith(("{", "[")) else yaml.safe_load(text)
+        )
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{source}: not valid YAML or JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{source}: expected a mapping with 'facilities' and 'users'")
+    try:
+        return DirectoryFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidInput(f"{source}: {problems}") from exc
+
+
+def read_directory(path: Path) -> DirectoryFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read directory file {path}: {exc.strerror}") from exc
+    return parse_directory(text, source=str(path))
+
+
+async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadReport:
+    """Apply ``directory`` inside the caller's transaction (the caller commits)."""
+    report = LoadReport()
+    facilities = {f.code: f for f in (await db.scalars(select(Facility))).all()}
+    for spec in directory.facilities:
+        facility = facilities.get(spec.code)
+        report.count("facilities", created=facility is None)
+        if facility is None:
+            facility = Facility(code=spec.code)
+            db.add(facility)
+            facilities[spec.code] = facility
+        facility.name, facility.state, facility.timezone = spec.name, spec.state, spec.timezone
+        await db.flush()
+        rooms = {
+            r.code: r for r in (await db.scalars(select(Room).filter_by(facility_id=facility.id)))
+        }
+        for room_spec in spec.rooms:
+            room = rooms.get(room_spec.code)
+            report.count("rooms", created=room is None)
+            if room is None:
+                room = Room(facility_id=facility.id, code=room_spec.code)
+                db.add(room)
+            room.name, room.modality, room.active = room_spec.name, room_spec.modality, True
+
+    users = {u.username: u for u in (await db.scalars(select(User))).all()}
+    for spec in directory.users:
+        unknown = sorted(set(spec.facilities + spec.privileges) - facilities.keys())
+        if unknown:
+            raise InvalidInput(f"user {spec.username}: unknown facility codes {', '.join(unknown)}")
+        user = users.get(spec.username)
+        report.count("users", created=user is None)
+        if user is None:
+            user = User(username=spec.username, created_at=utc_now())
+            user.password_hash = hash_password(spec.password) if spec.password else None
+            db.add(user)
+        user.full_name, user.credentials, user.active = (
+            spec.full_name,
+            spec.credentials,
+            spec.active,
+        )
+        await db.flush()
+        for table in (UserRole, UserFacility, License, Privilege):
+            await db.execute(delete(table).where(table.user_id == user.id))
+        db.add_all(UserRole(user_id=user.id, role=role.value) for role in set(spec.roles))
+        db.add_all(
+            UserFacility(user_id=user.id, facility_id=facilities[code].id)
+            for code in set(spec.facilities)
+        )
+        db.add_all(
+            Privilege(user_id=user.id, facility_id=facilities[code].id)
+            for code in set(spec.privileges)
+        )
+        db.add_all(
+            License(user_id=user.id, state=lic.state, number=lic.number, expires_on=lic.expires)
+            for lic in spec.licenses
+        )
+    await db.flush()
+    return report

@@ -1,0 +1,55 @@
+"""Errors of the signaling service.
+
+StandbyError                     what the edge maps to an HTTP status or a WebSocket error
+├── NotAuthenticated   401      no or expired login
+├── Forbidden          403      logged in, but not allowed to see or do this
+├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
+├── Conflict           409      the thing is in another state than the action expects
+│   └── IllegalTransition       a session state machine refused a transition
+└── InvalidInput       422      well-formed request with a value we cannot accept
+"""
+
+from __future__ import annotations
+
+
+class StandbyError(Exception):
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(StandbyError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(StandbyError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(StandbyError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(StandbyError):
+    status_code = 409
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+    def __init__(self, expected: str, arrived: str) -> None:
+        super().__init__(f"expected {expected}, but the session is {arrived}")
+        self.expected = expected
+        self.arrived = arrived
+
+
+class InvalidInput(StandbyError):
+    status_code = 422
+    code = "invalid_input"

@@ -1,0 +1,87 @@
+"""One worker's switchboard: which local sockets sit in which room or lobby, and the bus channels.
+
+Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
+is connected; ``lobby`` reaches every radiologist console.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, Protocol
+
+from signaling.bus import Bus
+
+log = logging.getLogger(__name__)
+
+TECHNOLOGIST, RADIOLOGIST = "technologist", "radiologist"
+LOBBY = "lobby"
+
+
+def other(role: str) -> str:
+    return RADIOLOGIST if role == TECHNOLOGIST else TECHNOLOGIST
+
+
+def room_channel(session_id: str, role: str) -> str:
+    return f"session:{session_id}:{role}"
+
+
+class Member(Protocol):
+    async def on_room(self, message: dict[str, Any]) -> None: ...
+
+    def on_lobby(self, message: dict[str, Any]) -> None: ...
+
+
+class Hub:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._rooms: dict[tuple[str, str], set[Member]] = defaultdict(set)
+        self._lobby: set[Member] = set()
+
+    async def start(self) -> None:
+        await self.bus.start(self._dispatch)
+
+    async def _dispatch(self, channel: str, message: dict[str, Any]) -> None:
+        if channel == LOBBY:
+            for member in list(self._lobby):
+                member.on_lobby(message)
+            return
+        parts = channel.split(":")
+        if len(parts) != 3 or parts[0] != "session":
+            log.warning("bus: message on unknown channel %s", channel)
+            return
+        for member in list(self._rooms.get((parts[1], parts[2]), ())):
+            try:
+                await member.on_room(message)
+            except Exception:
+                log.exception("bus: a socket failed to take a %s message", message.get("kind"))
+
+    def enter_room(self, session_id: str, role: str, member: Member) -> None:
+        self._rooms[(session_id, role)].add(member)
+
+    def leave_room(self, session_id: str, role: str, member: Member) -> None:
+        members = self._rooms.get((session_id, role))
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self._rooms[(session_id, role)]
+
+    def enter_lobby(self, member: Member) -> None:
+        self._lobby.add(member)
+
+    def leave_lobby(self, member: Member) -> None:
+        self._lobby.discard(member)
+
+    async def to_participant(self, session_id: str, role: str, message: dict[str, Any]) -> None:
+        await self.bus.publish(room_channel(session_id, role), message)
+
+    async def to_session(self, session_id: str, message: dict[str, Any]) -> None:
+        for role in (TECHNOLOGIST, RADIOLOGIST):
+            await self.to_participant(session_id, role, message)
+
+    async def to_lobby(self, message: dict[str, Any]) -> None:
+        await self.bus.publish(LOBBY, message)
+
+    @property
+    def local_sockets(self) -> int:
+        return len(self._lobby) + sum(len(m) for m in self._rooms.values())

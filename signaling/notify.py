@@ -1,0 +1,32 @@
+"""What the participants and the radiologist lobby are told when a session changes."""
+
+from __future__ import annotations
+
+from signaling.hub import Hub
+from signaling.models import SupervisionSession
+from signaling.supervision import session_json
+
+
+async def session_changed(hub: Hub, s: SupervisionSession) -> None:
+    await hub.to_session(s.id, {"kind": "session", "session": session_json(s, with_accession=True)})
+
+
+async def request_opened(hub: Hub, s: SupervisionSession) -> None:
+    await hub.to_lobby(
+        {
+            "kind": "request_opened",
+            "facility_id": s.facility_id,
+            "request": session_json(s, with_accession=False),
+        }
+    )
+
+
+async def request_closed(hub: Hub, s: SupervisionSession, reason: str) -> None:
+    await hub.to_lobby(
+        {
+            "kind": "request_closed",
+            "facility_id": s.facility_id,
+            "session_id": s.id,
+            "reason": reason,
+        }
+    )

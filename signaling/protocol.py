@@ -1,0 +1,205 @@
+"""The signaling wire protocol (docs/protocol.md): one discriminated union each way.
+
+``parse`` is the only way in and ``serialise`` the only way out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_FRAME_BYTES = 64 * 1024
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IceConnectionState = Literal[
+    "new", "checking", "connected", "completed", "disconnected", "failed", "closed"
+]
+
+
+class ProtocolError(Exception):
+    """A frame we cannot act on; answered with an ``error`` message, the socket stays open."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- client -> server -------------------------------------------------------------------------
+
+
+class Join(_Message):
+    type: Literal["join"]
+    session_id: str = Field(pattern=UUID_PATTERN)
+
+
+class Offer(_Message):
+    type: Literal["offer"]
+    sdp: str = Field(min_length=1, max_length=60_000)
+
+
+class Answer(_Message):
+    type: Literal["answer"]
+    sdp: str = Field(min_length=1, max_length=60_000)
+
+
+class Candidate(_Message):
+    type: Literal["candidate"]
+    candidate: str | None = Field(default=None, max_length=2_000)
+    sdp_mid: str | None = Field(default=None, max_length=64)
+    sdp_mline_index: int | None = Field(default=None, ge=0, le=64)
+
+
+class IceState(_Message):
+    type: Literal["ice_state"]
+    state: IceConnectionState
+
+
+class MediaState(_Message):
+    type: Literal["media_state"]
+    video: bool
+    audio: bool
+
+
+class Leave(_Message):
+    type: Literal["leave"]
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+Inbound = Annotated[
+    Join | Offer | Answer | Candidate | IceState | MediaState | Leave | Ping,
+    Field(discriminator="type"),
+]
+INBOUND_TYPES = (
+    "join",
+    "offer",
+    "answer",
+    "candidate",
+    "ice_state",
+    "media_state",
+    "leave",
+    "ping",
+)
+_inbound = TypeAdapter[Inbound](Inbound)
+
+
+def parse(text: str) -> Inbound:
+    """One client frame to a message, or ProtocolError naming what is wrong."""
+    if len(text.encode()) > MAX_FRAME_BYTES:
+        raise ProtocolError(
+            "too_large",
+            f"a frame may have at most {MAX_FRAME_BYTES} bytes, got {len(text.encode())}",
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError("invalid_json", f"frame is not JSON: {exc.msg} at {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_message", f"expected a JSON object, got {type(data).__name__}")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "missing string field 'type'")
+    if kind not in INBOUND_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown message type {kind[:40]!r}; expected one of {', '.join(INBOUND_TYPES)}",
+        )
+    try:
+        return _inbound.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or kind}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ProtocolError("invalid_message", f"{kind}: {problems}") from None
+
+
+# --- server -> client -------------------------------------------------------------------------
+
+
+class Hello(_Message):
+    type: Literal["hello"] = "hello"
+    user: dict[str, Any]
+
+
+class Joined(_Message):
+    type: Literal["joined"] = "joined"
+    session: dict[str, Any]
+    role: str
+    ice_servers: list[dict[str, Any]]
+
+
+class PeerJoined(_Message):
+    type: Literal["peer_joined"] = "peer_joined"
+    role: str
+
+
+class PeerLeft(_Message):
+    type: Literal["peer_left"] = "peer_left"
+    role: str
+
+
+class Relayed(_Message):
+    """An offer, answer or candidate from the other participant, with ``from`` added."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Literal["offer", "answer", "candidate"]
+    from_: str = Field(serialization_alias="from")
+
+
+class SessionUpdate(_Message):
+    type: Literal["session"] = "session"
+    session: dict[str, Any]
+
+
+class Requests(_Message):
+    type: Literal["requests"] = "requests"
+    items: list[dict[str, Any]]
+
+
+class RequestOpened(_Message):
+    type: Literal["request_opened"] = "request_opened"
+    request: dict[str, Any]
+
+
+class RequestClosed(_Message):
+    type: Literal["request_closed"] = "request_closed"
+    session_id: str
+    reason: Literal["taken", "ended", "released"]
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+
+
+Outbound = (
+    Hello
+    | Joined
+    | PeerJoined
+    | PeerLeft
+    | Relayed
+    | SessionUpdate
+    | Requests
+    | RequestOpened
+    | RequestClosed
+    | Error
+    | Pong
+)
+
+
+def serialise(message: Outbound) -> str:
+    return message.model_dump_json(by_alias=True)

@@ -1,0 +1,351 @@
+"""The ``/ws`` endpoint: one socket per participant page, translating frames to supervision calls.
+
+A malformed frame is answered with an ``error`` and the socket stays open: losing the call over a bad
+message would hurt the patient more than the message did. The socket closes only when it must (see
+``CloseCode``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from signaling import auth, notify, supervision
+from signaling.clock import utc_now
+from signaling.closecodes import CloseCode
+from signaling.directory import Principal, eligible_facility_ids
+from signaling.errors import StandbyError
+from signaling.hub import RADIOLOGIST, other, room_channel
+from signaling.protocol import (
+    Answer,
+    Candidate,
+    Error,
+    Hello,
+    IceState,
+    Inbound,
+    Join,
+    Joined,
+    Leave,
+    MediaState,
+    Offer,
+    Outbound,
+    PeerJoined,
+    PeerLeft,
+    Ping,
+    Pong,
+    ProtocolError,
+    RequestClosed,
+    RequestOpened,
+    Requests,
+    SessionUpdate,
+    parse,
+    serialise,
+)
+from signaling.roles import Role
+from signaling.services import Services
+from signaling.session_state import SessionState
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 512
+RATE_LIMIT_PER_SECOND = 200
+ELIGIBILITY_REFRESH = timedelta(seconds=60)
+
+
+def origin_allowed(websocket: WebSocket, services: Services) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser; the cookie still has to be valid
+    origin_host = urlsplit(origin).netloc.lower()
+    allowed = {
+        websocket.headers.get("host", "").lower(),
+        urlsplit(str(services.settings.public_base_url)).netloc.lower(),
+    }
+    return origin_host in allowed
+
+
+class _Close:
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        self.code, self.reason = code, reason
+
+
+class Connection:
+    """One participant's socket: its room, its peer, its outbox."""
+
+    def __init__(self, websocket: WebSocket, principal: Principal, services: Services) -> None:
+        self.id = uuid.uuid4().hex
+        self.ws = websocket
+        self.principal = principal
+        self.services = services
+        self.hub = services.hub
+        self.outbox: asyncio.Queue[str | _Close] = asyncio.Queue(OUTBOX_LIMIT)
+        self.session_id: str | None = None
+        self.role: str | None = None
+        self.peer_conn: str | None = None
+        self.eligible: set[int] = set()
+        self.eligible_until = datetime.min.replace(tzinfo=utc_now().tzinfo)
+        self.closing = False
+        self._window_start = time.monotonic()
+        self._window_count = 0
+
+    # --- outgoing ----------------------------------------------------------------------------
+
+    def send(self, message: Outbound) -> None:
+        self._put(serialise(message))
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.outbox.put_nowait(_Close(code, reason))
+
+    def _put(self, item: str) -> None:
+        if self.closing:
+            return
+        try:
+            self.outbox.put_nowait(item)
+        except asyncio.QueueFull:
+            log.warning("socket %s: outbox full, closing", self.id)
+            self.closing = True
+            self.outbox = asyncio.Queue(1)
+            self.outbox.put_nowait(_Close(CloseCode.BACKLOG, "too many unread messages"))
+
+    async def write_loop(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, _Close):
+                with contextlib.suppress(Exception):
+                    await self.ws.close(int(item.code), item.reason)
+                return
+            await self.ws.send_text(item)
+
+    # --- bus -> this socket ------------------------------------------------------------------
+
+    async def on_room(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        sender = message.get("conn")
+        if kind == "takeover" and sender != self.id:
+            self.close(CloseCode.REPLACED, "you joined this session from another window")
+            self.session_id = None
+        elif kind in ("hello", "hello_ack") and sender != self.peer_conn:
+            self.peer_conn = sender
+            assert self.role is not None
+            self.send(PeerJoined(role=other(self.role)))
+            if kind == "hello" and self.session_id:
+                await self.hub.bus.publish(
+                    room_channel(self.session_id, other(self.role)),
+                    {"kind": "hello_ack", "conn": self.id},
+                )
+        elif kind == "bye" and sender is not None and sender == self.peer_conn:
+            self.peer_conn = None
+            assert self.role is not None
+            self.send(PeerLeft(role=other(self.role)))
+        elif kind == "relay":
+            self._put(message["frame"])
+        elif kind == "session":
+            self.send(SessionUpdate(session=message["session"]))
+
+    def on_lobby(self, message: dict[str, Any]) -> None:
+        if message.get("facility_id") not in self.eligible:
+            return
+        if message["kind"] == "request_opened":
+            self.send(RequestOpened(request=message["request"]))
+        elif message["kind"] == "request_closed":
+            self.send(RequestClosed(session_id=message["session_id"], reason=message["reason"]))
+
+    async def refresh_eligibility(self) -> None:
+        now = utc_now()
+        async with self.services.db() as db:
+            self.eligible = await eligible_facility_ids(db, self.principal.id, now)
+        self.eligible_until = now + ELIGIBILITY_REFRESH
+
+    # --- this socket -> server ---------------------------------------------------------------
+
+    def over_rate(self) -> bool:
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count > RATE_LIMIT_PER_SECOND
+
+    async def handle(self, message: Inbound) -> None:
+        if isinstance(message, Ping):
+            self.send(Pong())
+        elif isinstance(message, Join):
+            await self.join(message.session_id)
+        elif self.session_id is None or self.role is None:
+            raise ProtocolError("not_joined", f"join a session before sending {message.type}")
+        elif isinstance(message, Offer | Answer | Candidate):
+            frame = message.model_dump() | {"from": self.role}
+            await self.hub.to_participant(
+                self.session_id,
+                other(self.role),
+                {"kind": "relay", "conn": self.id, "frame": _json(frame)},
+            )
+        elif isinstance(message, IceState):
+            await self.ice_state(message.state)
+        elif isinstance(message, MediaState):
+            await self.media_state(message.video, message.audio)
+        elif isinstance(message, Leave):
+            await self.leave_room()
+
+    async def join(self, session_id: str) -> None:
+        now = utc_now()
+        async with self.services.db() as db:
+            try:
+                s = await supervision.visible_session(db, self.principal, session_id, now)
+            except StandbyError:
+                raise ProtocolError(
+                    "forbidden", f"session {session_id} does not exist or you may not see it"
+                ) from None
+            role = supervision.participant_role(s, self.principal)
+            if role is None:
+                if self.principal.has(Role.RADIOLOGIST) and s.radiologist_id is None:
+                    raise ProtocolError("not_accepted", "accept the request before joining it")
+                raise ProtocolError("forbidden", "you are not a participant of this session")
+            if s.state == SessionState.ENDED:
+                raise ProtocolError("session_ended", f"session {session_id} has ended")
+            body = supervision.session_json(s, with_accession=True)
+        if self.session_id is not None:
+            await self.leave_room()
+        self.session_id, self.role, self.peer_conn = session_id, role, None
+        await self.hub.to_participant(session_id, role, {"kind": "takeover", "conn": self.id})
+        self.hub.enter_room(session_id, role, self)
+        self.send(Joined(session=body, role=role, ice_servers=self.services.ice_servers()))
+        await self.hub.to_participant(session_id, other(role), {"kind": "hello", "conn": self.id})
+        log.info(
+            "socket %s: user %s joined session %s as %s",
+            self.id,
+            self.principal.id,
+            session_id,
+            role,
+        )
+
+    async def leave_room(self) -> None:
+        if self.session_id is None or self.role is None:
+            return
+        session_id, role = self.session_id, self.role
+        self.hub.leave_room(session_id, role, self)
+        self.session_id, self.peer_conn = None, None
+        await self.hub.to_participant(session_id, other(role), {"kind": "bye", "conn": self.id})
+
+    async def ice_state(self, state: str) -> None:
+        assert self.session_id is not None
+        now = utc_now()
+        async with self.services.db() as db, db.begin():
+            s = await supervision.visible_session(db, self.principal, self.session_id, now)
+            first = await supervision.record_ice(db, s, self.principal, state, now)
+        if first:
+            await self._announce(self.session_id)
+
+    async def media_state(self, video: bool, audio: bool) -> None:
+        assert self.session_id is not None
+        now = utc_now()
+        async with self.services.db() as db:
+            async with db.begin():
+                s = await supervision.visible_session(db, self.principal, self.session_id, now)
+                stored = await supervision.record_media(db, s, self.principal, video, audio, now)
+            if not stored:
+                return
+            async with db.begin():
+                joined = await supervision.try_join(db, self.session_id, utc_now(), self.principal)
+        if joined is not None:
+            await notify.session_changed(self.hub, joined)
+
+    async def _announce(self, session_id: str) -> None:
+        async with self.services.db() as db:
+            s = await supervision.visible_session(db, self.principal, session_id, utc_now())
+        await notify.session_changed(self.hub, s)
+
+    async def enter_lobby(self) -> None:
+        await self.refresh_eligibility()
+        self.hub.enter_lobby(self)
+        async with self.services.db() as db:
+            items = await supervision.open_requests(db, self.principal, utc_now())
+            self.send(
+                Requests(items=[supervision.session_json(s, with_accession=False) for s in items])
+            )
+
+    async def keep_eligibility_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(ELIGIBILITY_REFRESH.total_seconds())
+            await self.refresh_eligibility()
+
+
+def _json(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+async def authenticate(websocket: WebSocket, services: Services) -> Principal | None:
+    token = websocket.cookies.get(services.settings.cookie_name)
+    async with services.db() as db, db.begin():
+        return await auth.resolve(db, services.settings.secret_key, token, utc_now(), services.idle)
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    if not origin_allowed(websocket, services):
+        await _refuse(
+            websocket, CloseCode.FORBIDDEN_ORIGIN, "forbidden_origin", "this page is not ours"
+        )
+        return
+    principal = await authenticate(websocket, services)
+    if principal is None:
+        await _refuse(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated", "log in first")
+        return
+    await websocket.accept()
+    conn = Connection(websocket, principal, services)
+    writer = asyncio.create_task(conn.write_loop(), name=f"ws-writer-{conn.id}")
+    helpers: list[asyncio.Task[None]] = []
+    try:
+        conn.send(Hello(user=principal.public()))
+        if principal.has(Role.RADIOLOGIST):
+            await conn.enter_lobby()
+            helpers.append(asyncio.create_task(conn.keep_eligibility_fresh()))
+        await _read_loop(conn)
+    finally:
+        services.hub.leave_lobby(conn)
+        await conn.leave_room()
+        for task in helpers:
+            task.cancel()
+        if not conn.closing and websocket.application_state == WebSocketState.CONNECTED:
+            conn.close(CloseCode.NORMAL, "bye")
+        try:
+            await asyncio.wait_for(writer, timeout=2)
+        except (TimeoutError, Exception):
+            writer.cancel()
+
+
+async def _read_loop(conn: Connection) -> None:
+    while True:
+        try:
+            raw = await conn.ws.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if raw["type"] == "websocket.disconnect" or conn.closing:
+            return
+        if conn.over_rate():
+            conn.send(Error(code="rate_limited", message="more than 200 messages in a second"))
+            conn.close(CloseCode.RATE_LIMITED, "rate limited")
+            return
+        try:
+            if raw.get("text") is None:
+                raise ProtocolError("binary_not_supported", "send JSON text frames, not binary")
+            await conn.handle(parse(raw["text"]))
+        except (ProtocolError, StandbyError) as exc:
+            conn.send(Error(code=exc.code, message=exc.message))
+
+
+async def _refuse(websocket: WebSocket, code: CloseCode, error: str, message: str) -> None:
+    await websocket.accept()
+    await websocket.send_text(serialise(Error(code=error, message=message)))
+    await websocket.close(int(code), message)

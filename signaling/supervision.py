@@ -1,0 +1,401 @@
+"""Supervision sessions: open, accept, release, report ICE and media, end; who may see which.
+
+Every function takes the caller's database session and ``now``; the caller commits. Changes that two
+workers may race on (accept, media reports, joining) are single conditional UPDATEs, so exactly one
+wins on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling.clock import iso_ms
+from signaling.directory import Principal, eligible_facility_ids
+from signaling.errors import Conflict, Forbidden, InvalidInput, NotFound
+from signaling.models import Room, SessionEvent, SupervisionSession
+from signaling.roles import Role
+from signaling.session_state import CancelReason, Outcome, SessionState, next_state
+from signaling.session_state import SessionEvent as Event
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = (SessionState.REQUESTED, SessionState.PAGING)
+
+
+class Participant:
+    TECHNOLOGIST = "technologist"
+    RADIOLOGIST = "radiologist"
+
+
+def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, Any]:
+    latency = round((s.joined_at - s.requested_at).total_seconds() * 1000) if s.joined_at else None
+    body: dict[str, Any] = {
+        "id": s.id,
+        "state": s.state,
+        "outcome": s.outcome,
+        "cancel_reason": s.cancel_reason,
+        "facility": {
+            "id": s.facility.id,
+            "code": s.facility.code,
+            "name": s.facility.name,
+            "state": s.facility.state,
+            "timezone": s.facility.timezone,
+        },
+        "room": {
+            "id": s.room.id,
+            "code": s.room.code,
+            "name": s.room.name,
+            "modality": s.room.modality,
+        },
+        "technologist": {"id": s.technologist.id, "full_name": s.technologist.full_name},
+        "radiologist": (
+            {
+                "id": s.radiologist.id,
+                "full_name": s.radiologist.full_name,
+                "credentials": s.radiologist.credentials,
+            }
+            if s.radiologist
+            else None
+        ),
+        "requested_at": iso_ms(s.requested_at),
+        "paging_at": iso_ms(s.paging_at),
+        "accepted_at": iso_ms(s.accepted_at),
+        "ice_connected_at": iso_ms(s.ice_connected_at),
+        "joined_at": iso_ms(s.joined_at),
+        "ended_at": iso_ms(s.ended_at),
+        "join_latency_ms": latency,
+    }
+    if with_accession:
+        body["accession_number"] = s.accession_number
+    return body
+
+
+def participant_role(s: SupervisionSession, principal: Principal) -> str | None:
+    if s.technologist_id == principal.id:
+        return Participant.TECHNOLOGIST
+    if s.radiologist_id == principal.id:
+        return Participant.RADIOLOGIST
+    return None
+
+
+def _event(
+    s: SupervisionSession,
+    kind: str,
+    now: datetime,
+    actor: Principal | None,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: str | None = None,
+) -> SessionEvent:
+    return SessionEvent(
+        session_id=s.id,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        at=now,
+        actor_id=actor.id if actor else None,
+        detail=detail,
+    )
+
+
+def _transition(
+    db: AsyncSession, s: SupervisionSession, event: Event, now: datetime, actor: Principal | None
+) -> None:
+    old = SessionState(s.state)
+    new = next_state(old, event)
+    s.state = new.value
+    db.add(_event(s, "transition", now, actor, from_state=old.value, to_state=new.value))
+    log.info("session %s: %s -> %s", s.id, old.value, new.value)
+
+
+async def _load(db: AsyncSession, session_id: str, *, fresh: bool = False) -> SupervisionSession:
+    query = select(SupervisionSession).where(SupervisionSession.id == session_id)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    found = await db.scalar(query)
+    if found is None:
+        raise NotFound(f"no supervision session {session_id}")
+    return found
+
+
+async def may_see(
+    db: AsyncSession, principal: Principal, s: SupervisionSession, now: datetime
+) -> bool:
+    if principal.has(Role.ADMIN) or participant_role(s, principal):
+        return True
+    if (
+        principal.has(Role.SUPERVISOR, Role.TECHNOLOGIST)
+        and s.facility_id in principal.facility_ids
+    ):
+        return True
+    if principal.has(Role.RADIOLOGIST) and s.radiologist_id is None and s.state in OPEN_STATES:
+        return s.facility_id in await eligible_facility_ids(db, principal.id, now)
+    return False
+
+
+async def visible_session(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime
+) -> SupervisionSession:
+    """The session if ``principal`` may see it; NotFound otherwise (no probing for ids)."""
+    try:
+        uuid.UUID(session_id)
+    except ValueError:
+        raise NotFound(f"no supervision session {session_id[:40]!r}") from None
+    s = await _load(db, session_id)
+    if not await may_see(db, principal, s, now):
+        raise NotFound(f"no supervision session {session_id} that you may see")
+    return s
+
+
+def shows_accession(principal: Principal, s: SupervisionSession) -> bool:
+    return (
+        bool(participant_role(s, principal))
+        or principal.has(Role.SUPERVISOR, Role.ADMIN)
+        or (principal.has(Role.TECHNOLOGIST) and s.facility_id in principal.facility_ids)
+    )
+
+
+async def open_session(
+    db: AsyncSession, principal: Principal, room_id: int, accession_number: str, now: datetime
+) -> SupervisionSession:
+    """A technologist asks for supervision: requested, then paging at once."""
+    if not principal.has(Role.TECHNOLOGIST):
+        raise Forbidden("only technologists open supervision sessions")
+    room = await db.get(Room, room_id)
+    if room is None or not room.active:
+        raise NotFound(f"no active room {room_id}")
+    if room.facility_id not in principal.facility_ids:
+        raise Forbidden(f"you do not work at the facility of room {room_id}")
+    s = SupervisionSession(
+        id=str(uuid.uuid4()),
+        facility_id=room.facility_id,
+        room_id=room.id,
+        technologist_id=principal.id,
+        accession_number=accession_number,
+        state=SessionState.REQUESTED.value,
+        requested_at=now,
+    )
+    db.add(s)
+    await db.flush()  # the session row first: its events refer to it
+    db.add(_event(s, "transition", now, principal, to_state=SessionState.REQUESTED.value))
+    _transition(db, s, Event.PAGE, now, principal)
+    s.paging_at = now
+    await db.flush()
+    return await _load(db, s.id, fresh=True)
+
+
+async def accept(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime
+) -> SupervisionSession:
+    """An eligible radiologist takes an open request; the first one wins."""
+    if not principal.has(Role.RADIOLOGIST):
+        raise Forbidden("only radiologists accept supervision requests")
+    s = await visible_session(db, principal, session_id, now)
+    if s.radiologist_id == principal.id:
+        return s
+    claimed = await db.execute(
+        update(SupervisionSession)
+        .where(
+            SupervisionSession.id == session_id,
+            SupervisionSession.state == SessionState.PAGING.value,
+            SupervisionSession.radiologist_id.is_(None),
+        )
+        .values(radiologist_id=principal.id, accepted_at=now)
+    )
+    s = await _load(db, session_id, fresh=True)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if s.state == SessionState.ENDED.value:
+            raise Conflict("this request has ended")
+        taker = s.radiologist.full_name if s.radiologist else "another radiologist"
+        raise Conflict(f"already accepted by {taker}")
+    db.add(_event(s, "accepted", now, principal))
+    return s
+
+
+async def release(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime
+) -> SupervisionSession:
+    """The radiologist who accepted hands the request back before joining."""
+    s = await visible_session(db, principal, session_id, now)
+    if s.radiologist_id != principal.id:
+        raise Forbidden("only the radiologist who accepted may release")
+    if s.state != SessionState.PAGING.value:
+        raise Conflict(f"expected a session still paging to release, but it is {s.state}")
+    s.radiologist_id, s.accepted_at, s.radiologist_media_at, s.technologist_media_at = (
+        None,
+        None,
+        None,
+        None,
+    )
+    db.add(_event(s, "released", now, principal))
+    await db.flush()
+    return await _load(db, session_id, fresh=True)
+
+
+async def record_ice(
+    db: AsyncSession, s: SupervisionSession, principal: Principal, state: str, now: datetime
+) -> bool:
+    """Store the first ICE connection; True if this report was the first."""
+    if state not in ("connected", "completed") or s.ice_connected_at is not None:
+        return False
+    first = await db.execute(
+        update(SupervisionSession)
+        .where(SupervisionSession.id == s.id, SupervisionSession.ice_connected_at.is_(None))
+        .values(ice_connected_at=now)
+    )
+    if first.rowcount == 1:  # type: ignore[attr-defined]
+        db.add(_event(s, "ice_connected", now, principal, detail=participant_role(s, principal)))
+        return True
+    return False
+
+
+async def record_media(
+    db: AsyncSession,
+    s: SupervisionSession,
+    principal: Principal,
+    video: bool,
+    audio: bool,
+    now: datetime,
+) -> bool:
+    """Store one side's report that remote video decodes and remote audio arrives.
+
+    Returns True when this report completed the pair and moved the session to ``joined``. Commit the
+    report before calling ``try_join`` so that of two workers reporting at once, the later sees both.
+    """
+    role = participant_role(s, principal)
+    if not (video and audio) or role is None or s.state != SessionState.PAGING.value:
+        return False
+    if s.radiologist_id is None:
+        return False
+    column = (
+        SupervisionSession.technologist_media_at
+        if role == Participant.TECHNOLOGIST
+        else SupervisionSession.radiologist_media_at
+    )
+    first = await db.execute(
+        update(SupervisionSession)
+        .where(SupervisionSession.id == s.id, column.is_(None))
+        .values({column: now})
+    )
+    if first.rowcount == 1:  # type: ignore[attr-defined]
+        db.add(_event(s, "media_verified", now, principal, detail=role))
+        return True
+    return False
+
+
+async def try_join(
+    db: AsyncSession, session_id: str, now: datetime, actor: Principal
+) -> SupervisionSession | None:
+    """Move to ``joined`` if both media reports are stored; the session if this call did it."""
+    joined = await db.execute(
+        update(SupervisionSession)
+        .where(
+            SupervisionSession.id == session_id,
+            SupervisionSession.state == SessionState.PAGING.value,
+            SupervisionSession.radiologist_id.is_not(None),
+            SupervisionSession.technologist_media_at.is_not(None),
+            SupervisionSession.radiologist_media_at.is_not(None),
+        )
+        .values(state=SessionState.JOINED.value, joined_at=now)
+    )
+    if joined.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    s = await _load(db, session_id, fresh=True)
+    db.add(
+        _event(
+            s,
+            "transition",
+            now,
+            actor,
+            from_state=SessionState.PAGING.value,
+            to_state=SessionState.JOINED.value,
+        )
+    )
+    log.info("session %s: paging -> joined", session_id)
+    return s
+
+
+async def end(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: str,
+    outcome: Outcome,
+    reason: CancelReason | None,
+    note: str | None,
+    now: datetime,
+) -> SupervisionSession:
+    """End a session: completed (after a join) or cancelled with a reason."""
+    s = await visible_session(db, principal, session_id, now)
+    role = participant_role(s, principal)
+    if role is None and not principal.has(Role.ADMIN, Role.SUPERVISOR):
+        raise Forbidden("only the session's participants, supervisors and admins end a session")
+    if outcome is Outcome.CANCELLED and reason is None:
+        raise InvalidInput("a cancelled session needs a reason")
+    if outcome is Outcome.COMPLETED and reason is not None:
+        raise InvalidInput("a reason goes with a cancellation, not with a completed session")
+    if role == Participant.RADIOLOGIST and outcome is Outcome.CANCELLED:
+        raise Forbidden("a radiologist releases a request instead of cancelling it")
+    _transition(
+        db, s, Event.COMPLETE if outcome is Outcome.COMPLETED else Event.CANCEL, now, principal
+    )
+    s.outcome = outcome.value
+    s.cancel_reason = reason.value if reason else None
+    s.cancel_note = note
+    s.ended_at = now
+    s.ended_by_id = principal.id
+    await db.flush()
+    return s
+
+
+def _open_query() -> Select[tuple[SupervisionSession]]:
+    return (
+        select(SupervisionSession)
+        .where(
+            SupervisionSession.state == SessionState.PAGING.value,
+            SupervisionSession.radiologist_id.is_(None),
+        )
+        .order_by(SupervisionSession.requested_at)
+    )
+
+
+async def open_requests(
+    db: AsyncSession, principal: Principal, now: datetime
+) -> Sequence[SupervisionSession]:
+    """Open requests a radiologist may accept now, oldest first."""
+    eligible = await eligible_facility_ids(db, principal.id, now)
+    if not eligible:
+        return []
+    return (
+        await db.scalars(_open_query().where(SupervisionSession.facility_id.in_(eligible)))
+    ).all()
+
+
+async def list_sessions(
+    db: AsyncSession, principal: Principal, limit: int
+) -> Sequence[SupervisionSession]:
+    query = select(SupervisionSession).order_by(SupervisionSession.requested_at.desc()).limit(limit)
+    if principal.has(Role.ADMIN):
+        pass
+    elif principal.has(Role.SUPERVISOR, Role.TECHNOLOGIST):
+        query = query.where(SupervisionSession.facility_id.in_(principal.facility_ids))
+    else:
+        query = query.where(SupervisionSession.radiologist_id == principal.id)
+    return (await db.scalars(query)).all()
+
+
+async def events_of(db: AsyncSession, session_id: str) -> Sequence[SessionEvent]:
+    return (
+        await db.scalars(
+            select(SessionEvent)
+            .where(SessionEvent.session_id == session_id)
+            .order_by(SessionEvent.id)
+        )
+    ).all()

@@ -1,0 +1,124 @@
+"""Real servers and real clients for tests: uvicorn on a free loopback port, httpx, websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from signaling.app import create_app
+from signaling.config import Settings
+
+PASSWORD = "correct-horse-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@contextlib.contextmanager
+def run_server(settings: Settings, port: int) -> Iterator[LiveServer]:
+    """A real uvicorn serving ``create_app(settings)`` in a thread with its own event loop."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_max_size=1024 * 1024,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(settings, port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def cookie_header(token: str) -> dict[str, str]:
+    return {"cookie": f"standby_session={token}"}
+
+
+async def login(server: LiveServer, username: str, password: str = PASSWORD) -> str:
+    """Log in and return the session cookie's value (httpx keeps Secure cookies to https only)."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post("/api/login", json={"username": username, "password": password})
+        response.raise_for_status()
+        token = response.cookies.get("standby_session")
+        assert token
+        return token
+
+
+@contextlib.asynccontextmanager
+async def api(server: LiveServer, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    headers = cookie_header(token) if token else {}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=10) as client:
+        yield client
+
+
+class Socket:
+    """A signaling client: send dicts, wait for a message of a given type."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any] | str | bytes) -> None:
+        await self.connection.send(message if isinstance(message, str | bytes) else json.dumps(message))
+
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        message = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+        self.seen.append(message)
+        return message  # type: ignore[no-any-return]
+
+    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Skip other messages until one of ``kind`` arrives."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"no {kind!r} message; saw {[m['type'] for m in self.seen]}")
+            message = await self.next(left)
+            if message["type"] == kind:
+                return message
+
+
+@contextlib.asynccontextmanager
+async def connect(server: LiveServer, token: str | None, **headers: str) -> AsyncIterator[Socket]:
+    extra = (cookie_header(token) if token else {}) | headers
+    async with websockets.connect(server.ws_url, additional_headers=extra, max_size=2**21) as conn:
+        yield Socket(conn)
