@@ -28,8 +28,64 @@ from signaling.passwords import hash_password
 from signaling.roles import Role
 
 US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP".split()
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "GU",
+        "VI",
+        "AS",
+        "MP",
+    ]
 )
 MODALITIES = frozenset({"CT", "MR"})
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -201,36 +257,36 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             room.name, room.modality, room.active = room_spec.name, room_spec.modality, True
 
     users = {u.username: u for u in (await db.scalars(select(User))).all()}
-    for spec in directory.users:
-        unknown = sorted(set(spec.facilities + spec.privileges) - facilities.keys())
+    for user_spec in directory.users:
+        unknown = sorted(set(user_spec.facilities + user_spec.privileges) - facilities.keys())
         if unknown:
-            raise InvalidInput(f"user {spec.username}: unknown facility codes {', '.join(unknown)}")
-        user = users.get(spec.username)
+            raise InvalidInput(f"user {user_spec.username}: unknown facility codes {', '.join(unknown)}")
+        user = users.get(user_spec.username)
         report.count("users", created=user is None)
         if user is None:
-            user = User(username=spec.username, created_at=utc_now())
-            user.password_hash = hash_password(spec.password) if spec.password else None
+            user = User(username=user_spec.username, created_at=utc_now())
+            user.password_hash = hash_password(user_spec.password) if user_spec.password else None
             db.add(user)
         user.full_name, user.credentials, user.active = (
-            spec.full_name,
-            spec.credentials,
-            spec.active,
+            user_spec.full_name,
+            user_spec.credentials,
+            user_spec.active,
         )
         await db.flush()
         for table in (UserRole, UserFacility, License, Privilege):
             await db.execute(delete(table).where(table.user_id == user.id))
-        db.add_all(UserRole(user_id=user.id, role=role.value) for role in set(spec.roles))
+        db.add_all(UserRole(user_id=user.id, role=role.value) for role in set(user_spec.roles))
         db.add_all(
             UserFacility(user_id=user.id, facility_id=facilities[code].id)
-            for code in set(spec.facilities)
+            for code in set(user_spec.facilities)
         )
         db.add_all(
             Privilege(user_id=user.id, facility_id=facilities[code].id)
-            for code in set(spec.privileges)
+            for code in set(user_spec.privileges)
         )
         db.add_all(
             License(user_id=user.id, state=lic.state, number=lic.number, expires_on=lic.expires)
-            for lic in spec.licenses
+            for lic in user_spec.licenses
         )
     await db.flush()
     return report

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOO_LARGE = f"a request body may have at most {MAX_BODY_BYTES} bytes"
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -22,10 +23,6 @@ SECURITY_HEADERS = [
         b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
 ]
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class EdgeGuard:
@@ -52,48 +49,39 @@ class EdgeGuard:
                 return
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            await _reply(
-                scope,
-                receive,
-                send,
-                413,
-                "too_large",
-                f"a request body may have at most {MAX_BODY_BYTES} bytes",
-            )
+            await _reply(scope, receive, send, 413, "too_large", TOO_LARGE)
             return
 
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        # Read the (small) body up front: a streamed body past the limit gets a clean 413 too.
+        chunks: list[bytes] = []
+        size = 0
+        more = scope["method"] not in SAFE_METHODS
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise _TooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY_BYTES:
+                await _reply(scope, receive, send, 413, "too_large", TOO_LARGE)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
 
-        started = False
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except _TooLarge:
-            if not started:
-                await _reply(
-                    scope,
-                    receive,
-                    send,
-                    413,
-                    "too_large",
-                    f"a request body may have at most {MAX_BODY_BYTES} bytes",
-                )
+        await self.app(scope, replay, send_with_headers)
 
 
 async def _reply(

@@ -24,7 +24,7 @@ from signaling.clock import utc_now
 from signaling.closecodes import CloseCode
 from signaling.directory import Principal, eligible_facility_ids
 from signaling.errors import StandbyError
-from signaling.hub import RADIOLOGIST, other, room_channel
+from signaling.hub import other, room_channel
 from signaling.protocol import (
     Answer,
     Candidate,

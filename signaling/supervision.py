@@ -355,7 +355,7 @@ async def end(
     return s
 
 
-def _open_query() -> Select[tuple[SupervisionSession]]:
+def _open_query() -> Select[SupervisionSession]:
     return (
         select(SupervisionSession)
         .where(

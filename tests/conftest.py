@@ -19,7 +19,9 @@ from signaling.directory_file import load_directory, read_directory
 from tests.live import LiveServer, free_port, run_server
 
 HERE = Path(__file__).parent
-PG_ADMIN_DSN = os.environ.get("STANDBY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "STANDBY_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("STANDBY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:8]
 

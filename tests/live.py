@@ -76,7 +76,9 @@ def cookie_header(token: str) -> dict[str, str]:
 async def login(server: LiveServer, username: str, password: str = PASSWORD) -> str:
     """Log in and return the session cookie's value (httpx keeps Secure cookies to https only)."""
     async with httpx.AsyncClient(base_url=server.url) as client:
-        response = await client.post("/api/login", json={"username": username, "password": password})
+        response = await client.post(
+            "/api/login", json={"username": username, "password": password}
+        )
         response.raise_for_status()
         token = response.cookies.get("standby_session")
         assert token
@@ -98,7 +100,9 @@ class Socket:
         self.seen: list[dict[str, Any]] = []
 
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
-        await self.connection.send(message if isinstance(message, str | bytes) else json.dumps(message))
+        await self.connection.send(
+            message if isinstance(message, str | bytes) else json.dumps(message)
+        )
 
     async def next(self, timeout: float = 5.0) -> dict[str, Any]:
         message = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))

@@ -1,0 +1,297 @@
+"""The HTTP API: login, roles and scope, malformed and oversized input, accept races, the lobby."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+from tests.live import LiveServer, api, connect, login
+from tests.signaling.helpers import accept, get_session, open_session, room_id
+
+
+async def test_login_sets_a_secure_httponly_strict_cookie(server: LiveServer) -> None:
+    """The login cookie cannot be read by scripts, sent over plain HTTP, or sent cross-site."""
+    async with api(server) as client:
+        response = await client.post("/api/login", json={"username": "tech", "password": "correct-horse-1"})
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"].lower()
+    for attribute in ("httponly", "secure", "samesite=strict", "path=/"):
+        assert attribute in cookie
+    assert response.json()["user"]["roles"] == ["technologist"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("tech", "wrong-password"), ("nobody", "correct-horse-1"), ("gone", "correct-horse-1")],
+)
+async def test_bad_logins_are_refused_alike(server: LiveServer, username: str, password: str) -> None:
+    """Wrong password, unknown user and disabled account get the same 401, no cookie."""
+    async with api(server) as client:
+        response = await client.post("/api/login", json={"username": username, "password": password})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthenticated"
+    assert "set-cookie" not in response.headers
+
+
+async def test_repeated_failures_are_throttled(server: LiveServer) -> None:
+    """After ten failures for a username, even the right password waits (429)."""
+    async with api(server) as client:
+        for _ in range(10):
+            await client.post("/api/login", json={"username": "drpatel", "password": "guess-guess"})
+        response = await client.post(
+            "/api/login", json={"username": "drpatel", "password": "correct-horse-1"}
+        )
+    assert response.status_code == 429
+    assert "try again" in response.json()["detail"]
+
+
+async def test_logout_ends_the_login(server: LiveServer) -> None:
+    """After logout the same cookie no longer works, over HTTP or WebSocket."""
+    token = await login(server, "tech")
+    async with api(server, token) as client:
+        assert (await client.get("/api/me")).status_code == 200
+        assert (await client.post("/api/logout")).status_code == 204
+        assert (await client.get("/api/me")).status_code == 401
+    async with connect(server, token) as ws:
+        assert (await ws.next())["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("path", ["/api/me", "/api/rooms", "/api/sessions", "/api/requests", "/api/config"])
+async def test_every_api_route_needs_a_login(server: LiveServer, path: str) -> None:
+    """No route answers data without a login."""
+    async with api(server) as client:
+        response = await client.get(path)
+    assert response.status_code == 401
+
+
+async def test_roles_are_checked(server: LiveServer) -> None:
+    """A radiologist cannot open sessions; a technologist cannot accept or list requests."""
+    rad = await login(server, "drdiaz")
+    tech = await login(server, "tech")
+    session = await open_session(server, tech)
+    async with api(server, rad) as client:
+        response = await client.post("/api/sessions", json={"room_id": 1, "accession_number": "A1"})
+        assert response.status_code == 403
+    async with api(server, tech) as client:
+        assert (await client.post(f"/api/sessions/{session['id']}/accept")).status_code == 403
+        assert (await client.get("/api/requests")).status_code == 403
+
+
+async def test_technologist_opens_sessions_only_at_own_facilities(server: LiveServer) -> None:
+    """A West Coast technologist cannot open a session in a Texas room; unknown rooms are 404."""
+    west = await login(server, "techwest")
+    north_room = await room_id(server, await login(server, "tech"))
+    async with api(server, west) as client:
+        response = await client.post(
+            "/api/sessions", json={"room_id": north_room, "accession_number": "A1"}
+        )
+        assert response.status_code == 403
+        assert "facility" in response.json()["detail"]
+        response = await client.post("/api/sessions", json={"room_id": 9999, "accession_number": "A1"})
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"room_id": 1}, "accession_number"),
+        ({"room_id": "one", "accession_number": "A1"}, "room_id"),
+        ({"room_id": 1, "accession_number": "A1; DROP TABLE"}, "accession_number"),
+        ({"room_id": 1, "accession_number": "A" * 65}, "accession_number"),
+        ({"room_id": 1, "accession_number": "A1", "patient_name": "Jane"}, "patient_name"),
+    ],
+)
+async def test_malformed_session_requests_are_named(
+    server: LiveServer, body: dict[str, object], words: str
+) -> None:
+    """Each malformed field is named in a 422, and nothing is stored."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        response = await client.post("/api/sessions", json=body)
+        assert response.status_code == 422
+        assert words in response.json()["detail"]
+        assert (await client.get("/api/sessions")).json()["sessions"] == []
+
+
+async def test_not_json_is_a_422(server: LiveServer) -> None:
+    """A body that is not JSON is refused with a named error."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        response = await client.post(
+            "/api/sessions", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_input"
+
+
+async def test_oversized_bodies_are_413(server: LiveServer) -> None:
+    """Bodies over 64 KiB are refused before parsing, declared or streamed."""
+    tech = await login(server, "tech")
+    big = b'{"room_id": 1, "accession_number": "' + b"A" * 70_000 + b'"}'
+
+    async def stream() -> object:
+        for start in range(0, len(big), 8192):
+            yield big[start : start + 8192]
+
+    async with api(server, tech) as client:
+        declared = await client.post(
+            "/api/sessions", content=big, headers={"content-type": "application/json"}
+        )
+        streamed = await client.post(
+            "/api/sessions", content=stream(), headers={"content-type": "application/json"}
+        )
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert declared.json()["error"] == "too_large"
+
+
+async def test_cross_site_writes_are_refused(server: LiveServer) -> None:
+    """A POST from another origin is refused even with a valid cookie."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        response = await client.post(
+            "/api/sessions",
+            json={"room_id": 1, "accession_number": "A1"},
+            headers={"origin": "https://evil.example"},
+        )
+    assert response.status_code == 403
+
+
+async def test_security_headers_on_pages_and_api(server: LiveServer) -> None:
+    """Pages carry a strict CSP and no-sniff; nothing can frame them."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        page = await client.get("/login")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+
+
+async def test_only_eligible_radiologists_see_and_accept(server: LiveServer) -> None:
+    """Expired license, no privileges at the site: the request is invisible and cannot be accepted."""
+    session = await open_session(server)
+    for name in ("drexpired", "drnopriv"):
+        token = await login(server, name)
+        async with api(server, token) as client:
+            assert (await client.get("/api/requests")).json()["requests"] == []
+            assert (await client.get(f"/api/sessions/{session['id']}")).status_code == 404
+            assert (await client.post(f"/api/sessions/{session['id']}/accept")).status_code == 404
+    async with api(server, await login(server, "drpatel")) as client:
+        listed = (await client.get("/api/requests")).json()["requests"]
+    assert [r["id"] for r in listed] == [session["id"]]
+    assert "accession_number" not in listed[0]
+
+
+async def test_two_radiologists_racing_one_wins(server: LiveServer) -> None:
+    """Two accepts at once: exactly one 200, the other 409 naming who took it."""
+    session = await open_session(server)
+    diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
+
+    async def try_accept(token: str) -> httpx.Response:
+        async with api(server, token) as client:
+            return await client.post(f"/api/sessions/{session['id']}/accept")
+
+    results = await asyncio.gather(try_accept(diaz), try_accept(patel))
+    assert sorted(r.status_code for r in results) == [200, 409]
+    loser = next(r for r in results if r.status_code == 409)
+    assert "already accepted by Dr" in loser.json()["detail"]
+
+
+async def test_lobby_pushes_requests_to_eligible_radiologists_only(server: LiveServer) -> None:
+    """A new Lakeside (NY) request reaches Dr Diaz (NY license) live, not Dr Patel (TX only)."""
+    tech = await login(server, "tech")
+    lake = await room_id(server, tech, "Lakeside Imaging")
+    async with (
+        connect(server, await login(server, "drdiaz")) as diaz,
+        connect(server, await login(server, "drpatel")) as patel,
+    ):
+        assert (await diaz.expect("requests"))["items"] == []
+        await patel.expect("requests")
+        session = await open_session(server, tech, room_id=lake)
+        opened = await diaz.expect("request_opened")
+        assert opened["request"]["id"] == session["id"]
+        assert "accession_number" not in opened["request"]
+        await accept(server, await login(server, "drdiaz"), session["id"])
+        closed = await diaz.expect("request_closed")
+        assert closed == {"type": "request_closed", "session_id": session["id"], "reason": "taken"}
+        north = await open_session(server, tech)
+        assert (await patel.expect("request_opened"))["request"]["id"] == north["id"]
+        assert [m["type"] for m in patel.seen] == ["hello", "requests", "request_opened"]
+
+
+async def test_cancel_needs_a_reason_and_is_final(server: LiveServer) -> None:
+    """Cancelling without a reason is refused; with one it ends the session once and for all."""
+    tech = await login(server, "tech")
+    session = await open_session(server, tech)
+    url = f"/api/sessions/{session['id']}/end"
+    async with api(server, tech) as client:
+        assert (await client.post(url, json={"outcome": "cancelled"})).status_code == 422
+        assert (await client.post(url, json={"outcome": "completed"})).status_code == 409
+        done = await client.post(url, json={"outcome": "cancelled", "reason": "patient_declined"})
+        assert done.status_code == 200
+        again = await client.post(url, json={"outcome": "cancelled", "reason": "other"})
+        assert again.status_code == 409
+        assert "ended" in again.json()["detail"]
+        events = (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]
+    ended = done.json()["session"]
+    assert (ended["state"], ended["outcome"], ended["cancel_reason"]) == (
+        "ended",
+        "cancelled",
+        "patient_declined",
+    )
+    assert [(e["from_state"], e["to_state"]) for e in events if e["kind"] == "transition"] == [
+        (None, "requested"),
+        ("requested", "paging"),
+        ("paging", "ended"),
+    ]
+
+
+async def test_release_hands_the_request_back(server: LiveServer) -> None:
+    """A radiologist who accepted but cannot join releases; another may then accept."""
+    session = await open_session(server)
+    diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
+    await accept(server, diaz, session["id"])
+    async with api(server, patel) as client:
+        # Taken by someone else, the session is no longer Dr Patel's to see at all.
+        assert (await client.post(f"/api/sessions/{session['id']}/release")).status_code == 404
+    async with api(server, diaz) as client:
+        assert (await client.post(f"/api/sessions/{session['id']}/release")).status_code == 200
+    taken = await accept(server, patel, session["id"])
+    assert taken["radiologist"]["full_name"] == "Dr Anya Patel"
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        kinds = [e["kind"] for e in (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]]
+    assert kinds.count("accepted") == 2 and kinds.count("released") == 1
+
+
+async def test_supervisor_sees_own_facilities_with_accession(server: LiveServer) -> None:
+    """A supervisor of North sees North's sessions, not Lakeside's."""
+    tech = await login(server, "tech")
+    north = await open_session(server, tech)
+    await open_session(server, tech, room_id=await room_id(server, tech, "Lakeside Imaging"))
+    async with api(server, await login(server, "super")) as client:
+        sessions = (await client.get("/api/sessions")).json()["sessions"]
+    assert [s["id"] for s in sessions] == [north["id"]]
+    assert sessions[0]["accession_number"] == "ACC-1001"
+
+
+async def test_session_ids_that_are_not_uuids_are_404(server: LiveServer) -> None:
+    """Garbage in the path is a plain 404, not a server error."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        response = await client.get("/api/sessions/' OR 1=1 --")
+    assert response.status_code == 404
+
+
+async def test_accession_number_never_in_logs(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Opening, accepting and ending a session logs ids, never the accession number."""
+    caplog.set_level(logging.INFO)
+    tech = await login(server, "tech")
+    session = await open_session(server, tech, accession_number="SECRET-ACC-777")
+    await accept(server, await login(server, "drdiaz"), session["id"])
+    assert (await get_session(server, tech, session["id"]))["accession_number"] == "SECRET-ACC-777"
+    assert "SECRET-ACC-777" not in caplog.text
+    assert session["id"] in caplog.text
