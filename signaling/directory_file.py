@@ -145,6 +145,8 @@ class FacilitySpec(_Strict):
 
 
 class LicenseSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
     state: str
     number: str = Field(min_length=1, max_length=60)
     expires: date
@@ -260,7 +262,9 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
     for user_spec in directory.users:
         unknown = sorted(set(user_spec.facilities + user_spec.privileges) - facilities.keys())
         if unknown:
-            raise InvalidInput(f"user {user_spec.username}: unknown facility codes {', '.join(unknown)}")
+            raise InvalidInput(
+                f"user {user_spec.username}: unknown facility codes {', '.join(unknown)}"
+            )
         user = users.get(user_spec.username)
         report.count("users", created=user is None)
         if user is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -9,9 +11,13 @@ from signaling.errors import InvalidInput
 
 MIN_LENGTH = 10
 _hasher = PasswordHasher()
-# A real hash to verify against when the username is unknown, so timing does not reveal which
-# usernames exist.
-_DUMMY_HASH = _hasher.hash("standby-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the username is unknown, so timing does not reveal which
+    usernames exist."""
+    return _hasher.hash("standby-timing-equaliser")
 
 
 def check_policy(password: str) -> None:
@@ -30,6 +36,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

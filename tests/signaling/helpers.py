@@ -13,7 +13,9 @@ async def room_id(server: LiveServer, token: str, facility: str = "North Imaging
     return next(r["id"] for r in rooms if r["facility"]["name"] == facility)
 
 
-async def open_session(server: LiveServer, tech_token: str | None = None, **body: Any) -> dict[str, Any]:
+async def open_session(
+    server: LiveServer, tech_token: str | None = None, **body: Any
+) -> dict[str, Any]:
     """The technologist asks for supervision in a NORTH (Texas) room; returns the session JSON."""
     token = tech_token or await login(server, "tech")
     payload = {"room_id": await room_id(server, token), "accession_number": "ACC-1001"} | body

@@ -15,7 +15,9 @@ from tests.signaling.helpers import accept, get_session, open_session, room_id
 async def test_login_sets_a_secure_httponly_strict_cookie(server: LiveServer) -> None:
     """The login cookie cannot be read by scripts, sent over plain HTTP, or sent cross-site."""
     async with api(server) as client:
-        response = await client.post("/api/login", json={"username": "tech", "password": "correct-horse-1"})
+        response = await client.post(
+            "/api/login", json={"username": "tech", "password": "correct-horse-1"}
+        )
     assert response.status_code == 200
     cookie = response.headers["set-cookie"].lower()
     for attribute in ("httponly", "secure", "samesite=strict", "path=/"):
@@ -27,10 +29,14 @@ async def test_login_sets_a_secure_httponly_strict_cookie(server: LiveServer) ->
     ("username", "password"),
     [("tech", "wrong-password"), ("nobody", "correct-horse-1"), ("gone", "correct-horse-1")],
 )
-async def test_bad_logins_are_refused_alike(server: LiveServer, username: str, password: str) -> None:
+async def test_bad_logins_are_refused_alike(
+    server: LiveServer, username: str, password: str
+) -> None:
     """Wrong password, unknown user and disabled account get the same 401, no cookie."""
     async with api(server) as client:
-        response = await client.post("/api/login", json={"username": username, "password": password})
+        response = await client.post(
+            "/api/login", json={"username": username, "password": password}
+        )
     assert response.status_code == 401
     assert response.json()["error"] == "unauthenticated"
     assert "set-cookie" not in response.headers
@@ -59,7 +65,9 @@ async def test_logout_ends_the_login(server: LiveServer) -> None:
         assert (await ws.next())["code"] == "unauthenticated"
 
 
-@pytest.mark.parametrize("path", ["/api/me", "/api/rooms", "/api/sessions", "/api/requests", "/api/config"])
+@pytest.mark.parametrize(
+    "path", ["/api/me", "/api/rooms", "/api/sessions", "/api/requests", "/api/config"]
+)
 async def test_every_api_route_needs_a_login(server: LiveServer, path: str) -> None:
     """No route answers data without a login."""
     async with api(server) as client:
@@ -90,7 +98,9 @@ async def test_technologist_opens_sessions_only_at_own_facilities(server: LiveSe
         )
         assert response.status_code == 403
         assert "facility" in response.json()["detail"]
-        response = await client.post("/api/sessions", json={"room_id": 9999, "accession_number": "A1"})
+        response = await client.post(
+            "/api/sessions", json={"room_id": 9999, "accession_number": "A1"}
+        )
         assert response.status_code == 404
 
 
@@ -263,8 +273,12 @@ async def test_release_hands_the_request_back(server: LiveServer) -> None:
     assert taken["radiologist"]["full_name"] == "Dr Anya Patel"
     tech = await login(server, "tech")
     async with api(server, tech) as client:
-        kinds = [e["kind"] for e in (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]]
-    assert kinds.count("accepted") == 2 and kinds.count("released") == 1
+        kinds = [
+            e["kind"]
+            for e in (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]
+        ]
+    assert kinds.count("accepted") == 2
+    assert kinds.count("released") == 1
 
 
 async def test_supervisor_sees_own_facilities_with_accession(server: LiveServer) -> None:
@@ -286,7 +300,9 @@ async def test_session_ids_that_are_not_uuids_are_404(server: LiveServer) -> Non
     assert response.status_code == 404
 
 
-async def test_accession_number_never_in_logs(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_accession_number_never_in_logs(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """Opening, accepting and ending a session logs ids, never the accession number."""
     caplog.set_level(logging.INFO)
     tech = await login(server, "tech")

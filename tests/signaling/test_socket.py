@@ -19,7 +19,8 @@ async def test_no_login_gets_an_error_and_close_4401(server: LiveServer) -> None
         assert error == {"type": "error", "code": "unauthenticated", "message": "log in first"}
         with pytest.raises(ConnectionClosed) as closed:
             await ws.next()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAUTHENTICATED
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.UNAUTHENTICATED
 
 
 async def test_forged_cookie_is_unauthenticated(server: LiveServer) -> None:
@@ -35,7 +36,8 @@ async def test_foreign_origin_is_closed_4403(server: LiveServer) -> None:
         assert (await ws.next())["code"] == "forbidden_origin"
         with pytest.raises(ConnectionClosed) as closed:
             await ws.next()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.FORBIDDEN_ORIGIN
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.FORBIDDEN_ORIGIN
 
 
 async def test_own_origin_is_accepted(server: LiveServer) -> None:
@@ -96,7 +98,8 @@ async def test_frame_over_transport_limit_closes_1009(server: LiveServer) -> Non
         await ws.send("x" * (2 * 1024 * 1024 - 100))
         with pytest.raises(ConnectionClosed) as closed:
             await ws.next()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG
 
 
 async def test_binary_frames_are_refused(server: LiveServer) -> None:
@@ -161,9 +164,12 @@ async def test_relay_reaches_only_the_other_participant(server: LiveServer) -> N
         await t.send({"type": "offer", "sdp": "v=0 offer"})
         offer = await r.expect("offer")
         assert offer == {"type": "offer", "sdp": "v=0 offer", "from": "technologist"}
-        await r.send({"type": "candidate", "candidate": "candidate:1", "sdp_mid": "0", "sdp_mline_index": 0})
+        await r.send(
+            {"type": "candidate", "candidate": "candidate:1", "sdp_mid": "0", "sdp_mline_index": 0}
+        )
         candidate = await t.expect("candidate")
-        assert candidate["candidate"] == "candidate:1" and candidate["from"] == "radiologist"
+        assert candidate["candidate"] == "candidate:1"
+        assert candidate["from"] == "radiologist"
         await bystander.send({"type": "ping"})
         assert (await bystander.next())["type"] == "pong"  # nothing relayed to the other session
 
@@ -179,7 +185,8 @@ async def test_second_window_replaces_first_with_4409(server: LiveServer) -> Non
         await second.expect("joined")
         with pytest.raises(ConnectionClosed) as closed:
             await first.expect("never")
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.REPLACED
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == CloseCode.REPLACED
         await second.send({"type": "ping"})
         assert (await second.expect("pong"))["type"] == "pong"
 
@@ -194,7 +201,8 @@ async def test_flooding_is_rate_limited_with_4429(server: LiveServer) -> None:
         assert (await ws.expect("error", timeout=10))["code"] == "rate_limited"
         with pytest.raises(ConnectionClosed) as closed:
             await ws.expect("never", timeout=10)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.RATE_LIMITED
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.RATE_LIMITED
 
 
 async def test_media_reports_from_both_sides_make_the_session_joined(server: LiveServer) -> None:
@@ -222,4 +230,5 @@ async def test_media_reports_from_both_sides_make_the_session_joined(server: Liv
     assert stored["state"] == "joined"
     assert stored["ice_connected_at"] is not None
     assert stored["accepted_at"] <= stored["joined_at"]
-    assert stored["join_latency_ms"] is not None and stored["join_latency_ms"] >= 0
+    assert stored["join_latency_ms"] is not None
+    assert stored["join_latency_ms"] >= 0

@@ -1,0 +1,61 @@
+"""Settings: environment variables, placeholder secrets refused outside development."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from signaling.config import PLACEHOLDER_SECRET, Environment, Settings
+
+
+def test_defaults_are_sqlite_and_in_process_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing set (development), Standby needs neither PostgreSQL nor Redis."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    settings = Settings()
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.redis_url is None
+    assert settings.ice_servers == []
+
+
+def test_placeholder_secret_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production with the placeholder (or a short) secret does not start."""
+    with pytest.raises(ValidationError, match="STANDBY_SECRET_KEY"):
+        Settings()
+    monkeypatch.setenv("STANDBY_SECRET_KEY", "short")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings()
+    monkeypatch.setenv("STANDBY_SECRET_KEY", "x" * 40)
+    assert Settings().environment is Environment.PRODUCTION
+
+
+def test_placeholder_secret_is_allowed_in_development() -> None:
+    """Development runs on embedded defaults."""
+    assert Settings(environment=Environment.DEVELOPMENT).secret_key == PLACEHOLDER_SECRET
+
+
+def test_ice_servers_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STANDBY_ICE_SERVERS takes the browsers' RTCIceServer JSON."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    monkeypatch.setenv(
+        "STANDBY_ICE_SERVERS",
+        '[{"urls": "stun:stun.example.org:3478"}, {"urls": ["turn:t.example.org"], "username": "u", "credential": "c"}]',
+    )
+    servers = Settings().ice_servers
+    assert servers[0].urls == ["stun:stun.example.org:3478"]
+    assert servers[1].username == "u"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("not json", "JSON list"),
+        ('[{"urls": "http://x"}]', "stun:"),
+        ('[{"urls": []}]', "at least one"),
+    ],
+)
+def test_bad_ice_servers_are_named(monkeypatch: pytest.MonkeyPatch, value: str, words: str) -> None:
+    """A malformed ICE configuration stops start-up with a message naming the problem."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    monkeypatch.setenv("STANDBY_ICE_SERVERS", value)
+    with pytest.raises(ValidationError, match=words):
+        Settings()
