@@ -1,4 +1,8 @@
-"""The web pages (``web/``): plain HTML and ES modules, served as they are."""
+"""The web pages (``web/``): plain HTML and ES modules, served as they are.
+
+Console pages check login and role on the server too: without a login they redirect to ``/login``;
+with the wrong role they redirect home, which sends each person to the console they may use.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,42 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from signaling import auth
 from signaling.clock import utc_now
+from signaling.directory import Principal
 from signaling.roles import Role
 from signaling.services import Services
 
 router = APIRouter(include_in_schema=False)
 WEB = Path(str(files("web")))
-PAGES = {"login": "login.html", "tech": "tech.html", "rad": "rad.html"}
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(WEB / PAGES[name], headers={"cache-control": "no-store"})
+    return FileResponse(WEB / name, headers={"cache-control": "no-store"})
 
 
-@router.get("/")
-async def home(request: Request) -> Response:
+async def _who(request: Request) -> Principal | None:
     services: Services = request.app.state.services
     async with services.db() as db, db.begin():
-        principal = await auth.resolve(
+        return await auth.resolve(
             db,
             services.settings.secret_key,
             request.cookies.get(services.settings.cookie_name),
             utc_now(),
             services.idle,
         )
+
+
+async def _console(request: Request, role: Role, page: str) -> Response:
+    principal = await _who(request)
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if not principal.has(role):
+        return RedirectResponse("/", status_code=303)
+    return _page(page)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    principal = await _who(request)
     if principal is None:
         return RedirectResponse("/login", status_code=303)
     if principal.has(Role.TECHNOLOGIST):
@@ -44,14 +61,14 @@ async def home(request: Request) -> Response:
 
 @router.get("/login")
 async def login_page() -> FileResponse:
-    return _page("login")
+    return _page("login.html")
 
 
 @router.get("/tech")
-async def technologist_page() -> FileResponse:
-    return _page("tech")
+async def technologist_page(request: Request) -> Response:
+    return await _console(request, Role.TECHNOLOGIST, "tech.html")
 
 
 @router.get("/rad")
-async def radiologist_page() -> FileResponse:
-    return _page("rad")
+async def radiologist_page(request: Request) -> Response:
+    return await _console(request, Role.RADIOLOGIST, "rad.html")

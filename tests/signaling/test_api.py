@@ -311,3 +311,16 @@ async def test_accession_number_never_in_logs(
     assert (await get_session(server, tech, session["id"]))["accession_number"] == "SECRET-ACC-777"
     assert "SECRET-ACC-777" not in caplog.text
     assert session["id"] in caplog.text
+
+
+async def test_console_pages_check_login_and_role(server: LiveServer) -> None:
+    """Without a login the consoles redirect to /login; with the other role, home picks the right one."""
+    async with api(server) as client:
+        for page in ("/tech", "/rad", "/"):
+            response = await client.get(page)
+            assert response.status_code == 303
+            assert response.headers["location"] == "/login"
+    async with api(server, await login(server, "drdiaz")) as client:
+        assert (await client.get("/tech")).headers["location"] == "/"
+        assert (await client.get("/")).headers["location"] == "/rad"
+        assert (await client.get("/rad")).status_code == 200
