@@ -30,9 +30,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -273,10 +276,71 @@ async def aiortc_run(service: Service, api: Api, index: int, fps: float) -> Run:
 # --- the same through Debian's Chromium and the real pages --------------------------------------
 
 
-async def chromium_runs(service: Service, runs: int) -> list[Run]:  # pragma: no cover - needs pages
-    raise SystemExit(
-        "--chromium: not available yet (the web pages are not final); see bench/README"
+async def _browser_login(page: Page, username: str, console: str) -> None:
+    await page.goto("/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#sign-in")
+    await page.wait_for_url(f"**{console}", timeout=15_000)
+
+
+async def chromium_run(api: Api, tech: Page, rad: Page, index: int) -> Run:
+    """The technologist requests on the page; the radiologist presses Accept on the page."""
+    timeout = 30_000
+    await tech.wait_for_selector("#request-panel:not([hidden]) #request:enabled", timeout=timeout)
+    await tech.select_option("#room", str(api.room_id))
+    await tech.fill("#accession", f"BENCH-{index:04d}")
+    await tech.click("#request")
+    panel = await tech.wait_for_selector("#call-panel[data-session-id]", timeout=timeout)
+    session_id = await panel.get_attribute("data-session-id")
+    assert session_id
+    accept = await rad.wait_for_selector(
+        f'li[data-session-id="{session_id}"] [data-testid="accept"]:enabled', timeout=timeout
     )
+    t_click = time.perf_counter()
+    await accept.click()
+    await asyncio.gather(
+        tech.wait_for_selector('#state[data-state="joined"]', timeout=timeout),
+        rad.wait_for_selector('#state[data-state="joined"]', timeout=timeout),
+    )
+    t_joined = time.perf_counter()
+    accept_ms, requested_ms = api.figures(await api.session(session_id))
+    await api.complete(session_id)
+    await asyncio.gather(
+        tech.wait_for_selector("#request-panel:not([hidden])", timeout=timeout),
+        rad.wait_for_selector("#lobby:not([hidden])", timeout=timeout),
+    )
+    return Run(
+        accept_ms, requested_ms, {"Accept click -> both pages joined": (t_joined - t_click) * 1000}
+    )
+
+
+async def chromium_runs(service: Service, runs: int, warmup: int) -> list[Run]:
+    """Two browser contexts (technologist, radiologist) on the real pages, one session per run."""
+    from playwright.async_api import async_playwright
+
+    results: list[Run] = []
+    async with async_playwright() as playwright, Api.open(service) as api:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            pages = []
+            for username, console in (("tech", "/tech"), ("drdiaz", "/rad")):
+                context = await browser.new_context(base_url=service.url)
+                page = await context.new_page()
+                await _browser_login(page, username, console)
+                pages.append(page)
+            tech, rad = pages
+            await rad.wait_for_selector("#lobby:not([hidden])", timeout=30_000)
+            for index in range(warmup + runs):
+                run = await chromium_run(api, tech, rad, index)
+                if index >= warmup:
+                    results.append(run)
+                    _print_run(len(results), run)
+        finally:
+            await browser.close()
+    return results
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -313,6 +377,14 @@ def report(mode: str, results: list[Run]) -> None:
             print(summary_line(key, [r.client_ms[key] for r in results]))
 
 
+def _print_run(number: int, run: Run) -> None:
+    print(
+        f"run {number:3d}: Accept -> joined {run.accept_to_joined_ms:4d} ms, "
+        f"requested -> joined {run.requested_to_joined_ms:5d} ms",
+        flush=True,
+    )
+
+
 async def main_async(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="standby-bench-") as tmp,
@@ -320,7 +392,7 @@ async def main_async(args: argparse.Namespace) -> None:
     ):
         print(f"standby serve at {service.url} (SQLite in {tmp})", flush=True)
         if args.chromium:
-            report("chromium", await chromium_runs(service, args.runs))
+            report("chromium", await chromium_runs(service, args.runs, args.warmup))
             return
         results: list[Run] = []
         async with Api.open(service) as api:
@@ -328,11 +400,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 run = await aiortc_run(service, api, index, args.fps)
                 if index >= args.warmup:
                     results.append(run)
-                    print(
-                        f"run {len(results):3d}: Accept -> joined {run.accept_to_joined_ms:4d} ms, "
-                        f"requested -> joined {run.requested_to_joined_ms:5d} ms",
-                        flush=True,
-                    )
+                    _print_run(len(results), run)
         report(f"aiortc ({args.fps:g} fps video)", results)
 
 
