@@ -82,6 +82,7 @@ class Hub:
     async def to_lobby(self, message: dict[str, Any]) -> None:
         await self.bus.publish(LOBBY, message)
 
-    @property
-    def local_sockets(self) -> int:
-        return len(self._lobby) + sum(len(m) for m in self._rooms.values())
+    def members(self) -> int:
+        """Distinct local sockets in rooms or the lobby (a radiologist's socket may be in both)."""
+        in_rooms = {id(m) for ms in self._rooms.values() for m in ms}
+        return len(in_rooms | {id(m) for m in self._lobby})

@@ -134,8 +134,11 @@ class Connection:
         kind = message.get("kind")
         sender = message.get("conn")
         if kind == "takeover" and sender != self.id:
+            # The newer socket is the participant now: leave quietly (no ``bye`` to the peer).
+            if self.session_id is not None and self.role is not None:
+                self.hub.leave_room(self.session_id, self.role, self)
+            self.session_id, self.peer_conn = None, None
             self.close(CloseCode.REPLACED, "you joined this session from another window")
-            self.session_id = None
         elif kind in ("hello", "hello_ack") and sender != self.peer_conn:
             self.peer_conn = sender
             assert self.role is not None

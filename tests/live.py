@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import uvicorn
 import websockets
+from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
 from signaling.app import create_app
@@ -33,6 +34,12 @@ def free_port() -> int:
 class LiveServer:
     settings: Settings
     port: int
+    app: FastAPI | None = None
+
+    def app_state(self) -> Any:
+        """The in-process server's ``app.state`` (for checks of worker internals)."""
+        assert self.app is not None, "only in-process servers expose their state"
+        return self.app.state
 
     @property
     def url(self) -> str:
@@ -46,8 +53,9 @@ class LiveServer:
 @contextlib.contextmanager
 def run_server(settings: Settings, port: int) -> Iterator[LiveServer]:
     """A real uvicorn serving ``create_app(settings)`` in a thread with its own event loop."""
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -63,7 +71,7 @@ def run_server(settings: Settings, port: int) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(settings, port)
+        yield LiveServer(settings, port, app)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

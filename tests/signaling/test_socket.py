@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -232,3 +233,27 @@ async def test_media_reports_from_both_sides_make_the_session_joined(server: Liv
     assert stored["accepted_at"] <= stored["joined_at"]
     assert stored["join_latency_ms"] is not None
     assert stored["join_latency_ms"] >= 0
+
+
+async def test_closed_and_replaced_sockets_leave_no_trace_in_the_hub(server: LiveServer) -> None:
+    """After replaced and closed sockets are gone, the worker holds no member for them."""
+    tech, rad = await login(server, "tech"), await login(server, "drdiaz")
+    session = await open_session(server, tech)
+    await accept(server, rad, session["id"])
+    async with connect(server, tech) as first, connect(server, rad) as r:
+        await first.send({"type": "join", "session_id": session["id"]})
+        await first.expect("joined")
+        await r.send({"type": "join", "session_id": session["id"]})
+        await r.expect("joined")
+        async with connect(server, tech) as second:
+            await second.send({"type": "join", "session_id": session["id"]})
+            await second.expect("joined")
+            with pytest.raises(ConnectionClosed):
+                await first.expect("never")
+            assert server.app_state().services.hub.members() == 2
+            assert "peer_left" not in [m["type"] for m in r.seen]
+    for _ in range(100):
+        if server.app_state().services.hub.members() == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert server.app_state().services.hub.members() == 0
