@@ -1,0 +1,452 @@
+// Shared by every page: the JSON API, the server clock, messages, small DOM helpers and the
+// signaling WebSocket client (reconnects by itself with backoff).
+
+export const BEST_S = 30;
+export const RISK_S = 90;
+
+// --- DOM --------------------------------------------------------------------------------------
+
+export const $ = (id) => document.getElementById(id);
+
+/** Build an element: el("li", {class: "x", dataset: {sessionId: "…"}}, "text", child). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function show(node, visible = true) {
+  node.hidden = !visible;
+}
+
+// --- server clock -----------------------------------------------------------------------------
+
+/**
+ * Server time = client time + offset. Each sample is a server timestamp known to lie between two
+ * client readings; the tightest sample wins. Date headers (whole seconds) are coarse; a timestamp
+ * the server stamped while answering (requested_at, accepted_at) is good to a round trip.
+ */
+export const serverClock = {
+  offset: 0,
+  uncertainty: Number.POSITIVE_INFINITY,
+  sample(serverMs, sentMs, receivedMs, extra = 0) {
+    if (!Number.isFinite(serverMs)) return;
+    const uncertainty = (receivedMs - sentMs) / 2 + extra;
+    if (uncertainty < this.uncertainty) {
+      this.offset = serverMs - (sentMs + receivedMs) / 2;
+      this.uncertainty = uncertainty;
+    }
+  },
+  now() {
+    return Date.now() + this.offset;
+  },
+};
+
+export function parseTime(iso) {
+  return iso ? Date.parse(iso) : Number.NaN;
+}
+
+/** 75 -> "1:15"; 3725 -> "1:02:05". */
+export function formatDuration(totalSeconds) {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+/** "ok" under 30 s, "warn" up to 90 s, "risk" beyond. */
+export function waitClass(seconds) {
+  if (seconds < BEST_S) return "ok";
+  if (seconds < RISK_S) return "warn";
+  return "risk";
+}
+
+// --- HTTP JSON API ----------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/** The last moment (client clock) a request was sent and answered, for the caller's clock sample. */
+export const lastExchange = { sent: 0, received: 0 };
+
+export async function api(method, path, body) {
+  const init = {
+    method,
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { accept: "application/json" },
+  };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const sent = Date.now();
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(
+      0,
+      "network",
+      "The server cannot be reached. Check the network connection, then try again.",
+    );
+  }
+  const received = Date.now();
+  lastExchange.sent = sent;
+  lastExchange.received = received;
+  const date = response.headers.get("date");
+  if (date) serverClock.sample(Date.parse(date) + 500, sent, received, 500);
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    let detail = data && data.detail;
+    if (typeof detail !== "string") {
+      detail = detail ? JSON.stringify(detail) : `${response.status} ${response.statusText}`.trim();
+    }
+    throw new ApiError(response.status, (data && data.error) || `http_${response.status}`, detail);
+  }
+  return data;
+}
+
+export function goToLogin() {
+  location.replace("/login");
+}
+
+/** GET /api/me; an expired login goes back to the login page. */
+export async function currentUser() {
+  try {
+    return (await api("GET", "/api/me")).user;
+  } catch (error) {
+    if (error.status === 401) {
+      goToLogin();
+      return new Promise(() => {}); // the page is leaving
+    }
+    throw error;
+  }
+}
+
+export async function signOut() {
+  try {
+    await api("POST", "/api/logout");
+  } finally {
+    location.replace("/login");
+  }
+}
+
+// --- messages ---------------------------------------------------------------------------------
+
+/**
+ * A message area: show(kind, text) with kind "error" | "warn" | "info"; messages stay until
+ * dismissed or replaced under the same key (so a fixed problem can clear its own message).
+ */
+export class Notices {
+  constructor(container) {
+    this.container = container;
+    this.byKey = new Map();
+  }
+
+  show(kind, text, key = text, action = null) {
+    this.clear(key);
+    const button = action
+      ? el("button", { type: "button", class: "notice-action", onclick: action.onClick }, action.label)
+      : null;
+    const close = el("button", {
+      type: "button",
+      class: "notice-close",
+      "aria-label": "Dismiss",
+      onclick: () => this.clear(key),
+    }, "×");
+    const node = el(
+      "div",
+      { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" },
+      el("span", { class: "notice-text" }, text),
+      button,
+      close,
+    );
+    this.container.append(node);
+    this.byKey.set(key, node);
+    return node;
+  }
+
+  error(text, key) {
+    return this.show("error", text, key);
+  }
+
+  clear(key) {
+    const node = this.byKey.get(key);
+    if (node) {
+      node.remove();
+      this.byKey.delete(key);
+    }
+  }
+
+  clearAll() {
+    for (const key of [...this.byKey.keys()]) this.clear(key);
+  }
+}
+
+/** Set a status pill: <span class="pill" data-state=…><b>label</b> text</span>. */
+export function setPill(node, state, text) {
+  if (node.dataset.state !== state) node.dataset.state = state;
+  const label = node.querySelector(".pill-text");
+  if (label.textContent !== text) label.textContent = text; // no needless live-region chatter
+}
+
+// --- header -----------------------------------------------------------------------------------
+
+export function fillHeader(user) {
+  const name = $("user-name");
+  if (name) name.textContent = user.full_name;
+  const out = $("sign-out");
+  if (out) out.addEventListener("click", () => signOut());
+}
+
+// --- signaling socket -------------------------------------------------------------------------
+
+const PING_EVERY_MS = 20000;
+const PONG_WITHIN_MS = 10000;
+
+/**
+ * One WebSocket to /ws that comes back by itself. Status goes to onStatus(state, info):
+ * "connecting", "connected", "reconnecting" ({delayMs, code}), "replaced", "forbidden",
+ * "unauthenticated". onOpen runs after every (re)connection: the page re-sends its join there.
+ */
+export class SignalingSocket {
+  constructor({ onMessage, onStatus, onOpen }) {
+    this.onMessage = onMessage;
+    this.onStatus = onStatus || (() => {});
+    this.onOpen = onOpen || (() => {});
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.pingTimer = null;
+    this.stopped = false;
+    this.state = "idle";
+    window.addEventListener("online", () => this.reconnectSoon());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.reconnectSoon();
+    });
+  }
+
+  get connected() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  start() {
+    this.stopped = false;
+    this.attempt = 0;
+    if (!this.ws) this._connect();
+  }
+
+  /** While waiting to reconnect, try now (the network came back, the phone woke up). */
+  reconnectSoon() {
+    if (this.stopped || this.ws || this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this._connect();
+  }
+
+  send(message) {
+    if (!this.connected) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  _status(state, info = {}) {
+    this.state = state;
+    this.onStatus(state, info);
+  }
+
+  _connect() {
+    this.timer = null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    this.ws = ws;
+    this._status(this.attempt === 0 ? "connecting" : "reconnecting", { delayMs: 0 });
+    ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
+      this.attempt = 0;
+      this._status("connected");
+      this._startPing(ws);
+      this.onOpen();
+    });
+    ws.addEventListener("message", (event) => {
+      if (this.ws !== ws) return;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === "pong") {
+        this.pongAt = Date.now();
+        return;
+      }
+      this.onMessage(message);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this._lost(event.code);
+    });
+  }
+
+  _startPing(ws) {
+    this._stopPing();
+    this.pongAt = Date.now();
+    this.pingTimer = setInterval(() => {
+      if (this.ws !== ws) return this._stopPing();
+      if (Date.now() - this.pongAt > PING_EVERY_MS + PONG_WITHIN_MS) {
+        // No answer: the connection is dead even if the browser has not noticed yet.
+        ws.close();
+        this._lost(1006);
+        return;
+      }
+      this.send({ type: "ping" });
+    }, PING_EVERY_MS);
+  }
+
+  _stopPing() {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  _lost(code) {
+    this._stopPing();
+    this.ws = null;
+    if (this.stopped) return;
+    if (code === 4401) {
+      this.stopped = true;
+      this._status("unauthenticated", { code });
+      goToLogin();
+      return;
+    }
+    if (code === 4409 || code === 4403) {
+      this.stopped = true;
+      this._status(code === 4409 ? "replaced" : "forbidden", { code });
+      return;
+    }
+    const base = code === 4429 ? 5000 : 500;
+    const delayMs = Math.round(
+      Math.min(15000, base * 2 ** this.attempt) * (0.8 + Math.random() * 0.4),
+    );
+    this.attempt += 1;
+    this._status("reconnecting", { delayMs, code });
+    this.timer = setTimeout(() => this._connect(), delayMs);
+  }
+}
+
+/** Show the socket's state on a pill; returns a function for SignalingSocket's onStatus. */
+export function socketPill(node, notices, socketRef) {
+  return (state, info) => {
+    const socket = socketRef();
+    if (state === "connected") {
+      setPill(node, "ok", "connected");
+      notices.clear("socket");
+    } else if (state === "connecting") {
+      setPill(node, "pending", "connecting…");
+    } else if (state === "reconnecting") {
+      const seconds = Math.ceil((info.delayMs || 0) / 1000);
+      setPill(node, "warn", seconds ? `reconnecting in ${seconds} s…` : "reconnecting…");
+    } else if (state === "replaced") {
+      setPill(node, "bad", "opened in another window");
+      notices.show(
+        "warn",
+        "This console was opened in another window or tab, which now has the call. This window has stopped.",
+        "socket",
+        { label: "Use this window", onClick: () => { notices.clear("socket"); socket.start(); } },
+      );
+    } else if (state === "forbidden") {
+      setPill(node, "bad", "refused");
+      notices.error(
+        "The server refused this page's connection (forbidden origin). Open Standby from its own address.",
+        "socket",
+      );
+    } else if (state === "unauthenticated") {
+      setPill(node, "bad", "signed out");
+    }
+  };
+}
+
+// --- camera and microphone --------------------------------------------------------------------
+
+/** Camera + microphone; a readable reason when they are missing or refused. */
+export async function getCameraAndMic() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new Error(
+      "This browser cannot use a camera here. Open Standby over https (or on this computer) in a current browser.",
+    );
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" },
+    });
+  } catch (error) {
+    throw new Error(mediaErrorText(error));
+  }
+}
+
+export function mediaErrorText(error) {
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Camera and microphone are blocked. Allow them for this site (the camera icon in the address bar), then press “Try camera again”.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No camera or microphone was found. Connect one, then press “Try camera again”.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The camera or microphone is in use by another program. Close it, then press “Try camera again”.";
+    default:
+      return `The camera could not start: ${(error && error.message) || error}`;
+  }
+}
+
+export function stopStream(stream) {
+  if (stream) for (const track of stream.getTracks()) track.stop();
+}
+
+// --- keep the screen on during a call ------------------------------------------------------
+
+let wakeLock = null;
+
+export async function keepScreenOn(on) {
+  try {
+    if (on && !wakeLock && "wakeLock" in navigator && document.visibilityState === "visible") {
+      wakeLock = await navigator.wakeLock.request("screen");
+      wakeLock.addEventListener("release", () => {
+        wakeLock = null;
+      });
+    } else if (!on && wakeLock) {
+      await wakeLock.release();
+      wakeLock = null;
+    }
+  } catch {
+    wakeLock = null; // not allowed here; the call works without it
+  }
+}

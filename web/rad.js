@@ -1,0 +1,557 @@
+// Radiologist console: the open requests pushed live (with a sound), Accept, and the call (the
+// radiologist answers the technologist's offers).
+
+import { PeerCall, renderCallPills } from "./call.js";
+import {
+  $,
+  Notices,
+  RISK_S,
+  SignalingSocket,
+  api,
+  currentUser,
+  el,
+  fillHeader,
+  formatDuration,
+  getCameraAndMic,
+  goToLogin,
+  keepScreenOn,
+  lastExchange,
+  parseTime,
+  serverClock,
+  show,
+  socketPill,
+  stopStream,
+  waitClass,
+} from "./common.js";
+
+const notices = new Notices($("notices"));
+const remoteVideo = $("remote-video");
+const localVideo = $("local-video");
+
+let me = null;
+const requests = new Map(); // session id -> request, as the lobby last described it
+const items = new Map(); // session id -> <li>
+let snapshotSeen = false;
+let handedBack = null; // the request we just released: it reopens, but needs no ring for us
+let current = null; // the accepted session
+let peerPresent = false;
+let localStream = null;
+let cameraReady = null;
+
+const showSocket = socketPill($("ws-status"), notices, () => socket);
+const socket = new SignalingSocket({
+  onMessage: (message) => onMessage(message),
+  onStatus: (state, info) => {
+    showSocket(state, info);
+    if (state === "replaced") call.close(); // the other window has the call now
+  },
+  onOpen: () => sendJoin(),
+});
+
+const call = new PeerCall({
+  iceServers: [],
+  send: (message) => socket.send(message),
+  remoteVideo,
+  onChange: () => renderCall(),
+  onSoundBlocked: () => show($("unmute")),
+  onIceFailed: () =>
+    notices.show("warn", "The video connection failed; the technologist's side retries…", "ice"),
+});
+
+// --- sound ------------------------------------------------------------------------------------
+
+const AudioContextClass = window.AudioContext || window.webkitAudioContext;
+const audio = AudioContextClass ? new AudioContextClass() : null;
+
+function renderSoundButton() {
+  const locked = Boolean(audio) && audio.state !== "running";
+  show($("enable-sound"), locked);
+  if (!locked) notices.clear("sound");
+}
+
+function unlockSound() {
+  if (audio && audio.state !== "running") audio.resume().then(renderSoundButton, () => {});
+}
+
+/** Two short tones; false if the browser keeps sound off until a tap. */
+function beep() {
+  if (!audio || audio.state !== "running") {
+    renderSoundButton();
+    return false;
+  }
+  const start = audio.currentTime + 0.02;
+  [880, 1175].forEach((frequency, i) => {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    const t = start + i * 0.2;
+    osc.type = "sine";
+    osc.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.4, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.18);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + 0.2);
+  });
+  document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+  return true;
+}
+
+if (audio) {
+  audio.addEventListener("statechange", renderSoundButton);
+  renderSoundButton();
+}
+$("enable-sound").addEventListener("click", () => {
+  if (!audio) return;
+  audio.resume().then(() => {
+    renderSoundButton();
+    beep();
+  });
+});
+document.addEventListener("pointerdown", unlockSound, { passive: true });
+document.addEventListener("keydown", unlockSound);
+
+// --- the lobby --------------------------------------------------------------------------------
+
+function requestItem(request) {
+  const accept = el(
+    "button",
+    {
+      type: "button",
+      class: "primary accept",
+      dataset: { testid: "accept" },
+      onclick: (event) => acceptRequest(request.id, event.currentTarget),
+    },
+    "Accept",
+  );
+  return el(
+    "li",
+    { class: "request request-new", dataset: { sessionId: request.id, testid: "request" } },
+    el("div", { class: "request-title" }, `${request.facility.name} (${request.facility.state})`),
+    el(
+      "div",
+      { class: "request-detail" },
+      `${request.room.name} · ${request.room.modality} · ${request.state}`,
+    ),
+    el("div", { class: "request-detail" }, `Technologist ${request.technologist.full_name}`),
+    el("div", { class: "request-wait" }, "waiting 0:00"),
+    accept,
+  );
+}
+
+function renderLobby() {
+  const list = $("requests");
+  const ordered = [...requests.values()].sort(
+    (a, b) => parseTime(a.requested_at) - parseTime(b.requested_at),
+  );
+  for (const [id, node] of items) {
+    if (!requests.has(id)) {
+      node.remove();
+      items.delete(id);
+    }
+  }
+  for (const request of ordered) {
+    let node = items.get(request.id);
+    if (!node) {
+      node = requestItem(request);
+      items.set(request.id, node);
+    }
+    list.append(node); // (re)ordered, never rebuilt: a button under a finger stays put
+  }
+  const count = requests.size;
+  $("request-count").textContent = String(count);
+  $("request-count").dataset.nonzero = count ? "true" : "false";
+  show($("lobby-empty"), count === 0);
+  document.title = count ? `(${count}) Radiologist · Standby` : "Radiologist · Standby";
+  tickLobby();
+}
+
+function tickLobby() {
+  const now = serverClock.now();
+  for (const [id, node] of items) {
+    const request = requests.get(id);
+    const seconds = Math.max(0, (now - parseTime(request.requested_at)) / 1000);
+    node.dataset.band = waitClass(seconds);
+    node.querySelector(".request-wait").textContent = `waiting ${formatDuration(seconds)}`;
+  }
+}
+
+function onSnapshot(list) {
+  const before = new Set(requests.keys());
+  requests.clear();
+  for (const request of list) requests.set(request.id, request);
+  const fresh = list.filter((r) => !before.has(r.id));
+  renderLobby();
+  // Ring for requests that arrived while the socket was away, not for the first look at the page.
+  if (snapshotSeen && fresh.length && !current) beep();
+  snapshotSeen = true;
+}
+
+function onOpened(request) {
+  const isNew = !requests.has(request.id);
+  requests.set(request.id, request);
+  renderLobby();
+  const ours = (current && request.id === current.id) || request.id === handedBack;
+  if (isNew && !current && !ours) {
+    if (!beep()) {
+      notices.show("info", "A new request arrived. Press “Enable sound” to hear the next one.", "sound");
+    }
+  }
+}
+
+function onClosed(sessionId) {
+  requests.delete(sessionId);
+  renderLobby();
+}
+
+// --- accepting --------------------------------------------------------------------------------
+
+function startCamera() {
+  notices.clear("camera");
+  cameraReady = (async () => {
+    try {
+      const stream = await getCameraAndMic();
+      if (!current && !accepting) {
+        stopStream(stream); // the request went elsewhere meanwhile
+        return null;
+      }
+      localStream = stream;
+      localVideo.srcObject = stream;
+      renderCall();
+      return stream;
+    } catch (error) {
+      notices.show(
+        "error",
+        `${error.message} The technologist cannot see or hear you until this is fixed.`,
+        "camera",
+        { label: "Try camera again", onClick: () => retryCamera() },
+      );
+      return null;
+    }
+  })();
+  return cameraReady;
+}
+
+async function retryCamera() {
+  stopCamera();
+  await startCamera();
+  // The technologist makes a new offer whenever we rejoin: our new tracks go into it.
+  if (current) {
+    socket.send({ type: "leave" });
+    sendJoin();
+  }
+}
+
+function stopCamera() {
+  stopStream(localStream);
+  localStream = null;
+  localVideo.srcObject = null;
+}
+
+let accepting = false;
+
+async function acceptRequest(sessionId, button) {
+  if (current) {
+    notices.error("Finish the current session before accepting another request.", "accept");
+    return;
+  }
+  unlockSound();
+  accepting = true;
+  button.disabled = true;
+  button.textContent = "Accepting…";
+  notices.clear("accept");
+  const camera = startCamera(); // at once, while the server records the accept
+  try {
+    const { session } = await api("POST", `/api/sessions/${sessionId}/accept`);
+    serverClock.sample(parseTime(session.accepted_at), lastExchange.sent, lastExchange.received, 1);
+    requests.delete(sessionId);
+    renderLobby();
+    enterCall(session);
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    accepting = false;
+    (await camera) && stopCamera();
+    if (error.status === 409) {
+      notices.show("warn", `Could not accept: ${error.detail}.`, "accept");
+      onClosed(sessionId);
+    } else if (error.status === 404) {
+      // (the server answers 404 for a request that is no longer open to this radiologist)
+      notices.show(
+        "warn",
+        "Could not accept: this request is no longer open. Another radiologist took it, or it was cancelled.",
+        "accept",
+      );
+      onClosed(sessionId);
+    } else {
+      notices.error(`Could not accept: ${error.detail}`, "accept");
+      button.disabled = false;
+      button.textContent = "Accept";
+    }
+  } finally {
+    accepting = false;
+  }
+}
+
+function sendJoin() {
+  if (current && current.state !== "ended") socket.send({ type: "join", session_id: current.id });
+}
+
+function enterCall(session, resumed = false) {
+  current = session;
+  peerPresent = false;
+  document.body.classList.add("in-call");
+  show($("lobby"), false);
+  show($("call-panel"));
+  show($("stage"));
+  $("call-panel").dataset.sessionId = session.id;
+  if (resumed) notices.show("info", "Your accepted session was restored.", "resumed");
+  renderSession();
+  sendJoin();
+  keepScreenOn(true);
+}
+
+function updateSession(session) {
+  if (!current || session.id !== current.id) return;
+  current = session;
+  if (session.state === "ended") {
+    const how =
+      session.outcome === "completed"
+        ? "was completed"
+        : `was cancelled (${(session.cancel_reason || "no reason").replaceAll("_", " ")})`;
+    leaveCall(`The session at ${session.facility.name}, ${session.room.name} ${how}.`);
+    return;
+  }
+  if (!session.radiologist || session.radiologist.id !== me.id) {
+    leaveCall("You are no longer the radiologist of that session; it was handed back.");
+    return;
+  }
+  renderSession();
+}
+
+async function refreshSession() {
+  if (!current) return;
+  try {
+    const { session } = await api("GET", `/api/sessions/${current.id}`);
+    updateSession(session);
+  } catch (error) {
+    if (error.status === 401) goToLogin();
+    else if (error.status === 404) leaveCall("That session is no longer yours to see.");
+  }
+}
+
+function leaveCall(text) {
+  if (!current) return;
+  current = null;
+  peerPresent = false;
+  socket.send({ type: "leave" });
+  call.close();
+  stopCamera();
+  cameraReady = null;
+  clearInterval(callTicker);
+  keepScreenOn(false);
+  notices.clear("peer");
+  notices.clear("ice");
+  document.body.classList.remove("in-call");
+  show($("call-panel"), false);
+  show($("stage"), false);
+  show($("unmute"), false);
+  show($("lobby"));
+  delete $("call-panel").dataset.sessionId;
+  $("state").dataset.state = "ended";
+  $("state").textContent = "ended";
+  notices.show("info", text, "ended");
+  renderCall();
+  renderLobby();
+}
+
+$("end").addEventListener("click", async () => {
+  if (!current) return;
+  const joined = current.state === "joined";
+  const button = $("end");
+  button.disabled = true;
+  try {
+    if (joined) {
+      await api("POST", `/api/sessions/${current.id}/end`, { outcome: "completed" });
+      leaveCall("You ended the session. Thank you.");
+    } else {
+      handedBack = current.id;
+      await api("POST", `/api/sessions/${current.id}/release`);
+      leaveCall("You handed the request back; it is open for other radiologists again.");
+    }
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    notices.error(`${joined ? "The session was not ended" : "The request was not released"}: ${error.detail}`, "end");
+    await refreshSession();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+let callTicker = null;
+
+function renderSession() {
+  const s = current;
+  const state = $("state");
+  state.dataset.state = s.state;
+  state.textContent = s.state;
+  $("session-where").textContent = `${s.room.modality} · ${s.facility.state}`;
+  $("fact-facility").textContent = `${s.facility.name} (${s.facility.state})`;
+  $("fact-room").textContent = `${s.room.name} · ${s.room.modality}`;
+  $("fact-technologist").textContent = s.technologist.full_name;
+  $("fact-accession").textContent = s.accession_number || "—";
+  const joined = s.state === "joined";
+  $("end").textContent = joined ? "End session" : "Release request";
+  $("end").dataset.action = joined ? "complete" : "release";
+  $("end-hint").textContent = joined
+    ? "Ends the supervision for both of you."
+    : "Hands the request back so another radiologist can take it.";
+  $("stage-label").textContent = s.technologist.full_name;
+  clearInterval(callTicker);
+  callTicker = setInterval(tickCall, 250);
+  tickCall();
+  renderCall();
+}
+
+function tickCall() {
+  if (!current) return;
+  const start = parseTime(current.requested_at);
+  let seconds;
+  let caption;
+  if (current.joined_at) {
+    seconds = (parseTime(current.joined_at) - start) / 1000;
+    caption = `joined in ${seconds.toFixed(1)} s`;
+  } else {
+    seconds = Math.max(0, (serverClock.now() - start) / 1000);
+    caption = seconds < 30 ? "since the request" : seconds < RISK_S ? "past the 30 s mark" : "past 90 s: at risk";
+  }
+  $("elapsed").textContent = formatDuration(seconds);
+  $("elapsed-caption").textContent = caption;
+  $("timer").dataset.band = waitClass(seconds);
+  $("timeline-fill").style.width = `${Math.min(100, (seconds / 120) * 100)}%`;
+}
+
+// --- the call ---------------------------------------------------------------------------------
+
+async function answerOffer(sdp) {
+  if (!current) return;
+  const stream = await (cameraReady || startCamera());
+  if (!current) return;
+  try {
+    await call.answer(sdp, stream);
+  } catch (error) {
+    notices.error(`The call could not start: ${error.message || error}`, "call");
+  }
+}
+
+function renderCall() {
+  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"));
+  document.body.classList.toggle("with-peer", Boolean(current));
+  show(localVideo, Boolean(localStream));
+  show($("ice-status"), Boolean(current) || call.active);
+  show($("media-status"), Boolean(current) || call.active);
+  const placeholder = $("remote-placeholder");
+  if (current && !call.verified) {
+    placeholder.textContent = peerPresent
+      ? "Connecting video…"
+      : `Waiting for ${current.technologist.full_name} to connect…`;
+    show(placeholder);
+  } else {
+    show(placeholder, false);
+  }
+  if (call.verified) notices.clear("ice");
+}
+
+$("unmute").addEventListener("click", () => {
+  remoteVideo.muted = false;
+  remoteVideo.play().catch(() => {});
+  show($("unmute"), false);
+});
+
+// --- socket messages --------------------------------------------------------------------------
+
+function onMessage(message) {
+  switch (message.type) {
+    case "requests":
+      onSnapshot(message.items);
+      break;
+    case "request_opened":
+      onOpened(message.request);
+      break;
+    case "request_closed":
+      onClosed(message.session_id);
+      break;
+    case "joined":
+      if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;
+      if (current && message.session && message.session.id === current.id) updateSession(message.session);
+      break;
+    case "peer_joined":
+      if (!current) break;
+      peerPresent = true;
+      notices.clear("peer");
+      renderCall();
+      break;
+    case "peer_left":
+      if (!current) break;
+      peerPresent = false;
+      notices.show("warn", "The technologist's connection dropped. Waiting for them to come back…", "peer");
+      renderCall();
+      break;
+    case "offer":
+      answerOffer(message.sdp);
+      break;
+    case "candidate":
+      call.addCandidate(message);
+      break;
+    case "session":
+      updateSession(message.session);
+      break;
+    case "error":
+      if (message.code === "not_joined" && !current) break; // a late message after leaving
+      notices.error(`Server: ${message.message} (${message.code})`, `ws-${message.code}`);
+      if (["session_ended", "forbidden", "not_accepted"].includes(message.code)) refreshSession();
+      break;
+    default:
+      break;
+  }
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+async function main() {
+  me = await currentUser();
+  fillHeader(me);
+  if (!me.roles.includes("radiologist")) {
+    notices.error("This console is for radiologists. Sign in with a radiologist account.", "role", {
+      label: "Go to sign in",
+      onClick: () => location.replace("/login"),
+    });
+    show($("lobby"), false);
+    return;
+  }
+  try {
+    const config = await api("GET", "/api/config");
+    call.iceServers = config.ice_servers || [];
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    notices.error(`The console could not load: ${error.detail}`, "load", {
+      label: "Reload",
+      onClick: () => location.reload(),
+    });
+    return;
+  }
+  let mine = null;
+  try {
+    const { sessions } = await api("GET", "/api/sessions?limit=20");
+    mine = sessions.find((s) => s.radiologist && s.radiologist.id === me.id && s.state !== "ended");
+  } catch {
+    mine = null;
+  }
+  if (mine) {
+    enterCall(mine, true);
+    startCamera();
+  }
+  socket.start();
+  setInterval(tickLobby, 1000);
+}
+
+main();

@@ -1,0 +1,518 @@
+// Technologist console: request supervision for a room and an exam, watch the clock, and make the
+// call (the technologist always offers) once the accepting radiologist is in the room.
+
+import { PeerCall, renderCallPills } from "./call.js";
+import {
+  $,
+  Notices,
+  RISK_S,
+  SignalingSocket,
+  api,
+  currentUser,
+  el,
+  fillHeader,
+  formatDuration,
+  getCameraAndMic,
+  goToLogin,
+  keepScreenOn,
+  lastExchange,
+  parseTime,
+  serverClock,
+  show,
+  socketPill,
+  waitClass,
+} from "./common.js";
+
+const ACCESSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ROOM_KEY = "standby.tech.room";
+const REASONS = {
+  exam_cancelled: "exam cancelled",
+  patient_declined: "patient declined",
+  no_radiologist: "no radiologist available",
+  technical_problem: "technical problem",
+  requested_in_error: "requested in error",
+  other: "other",
+};
+const MAX_ICE_RETRIES = 5;
+
+const notices = new Notices($("notices"));
+const remoteVideo = $("remote-video");
+const localVideo = $("local-video");
+
+let me = null;
+let iceServers = [];
+let current = null; // the session being worked on, as the server last described it
+let peerPresent = false;
+let iceRetries = 0;
+let ticker = null;
+let localStream = null;
+let cameraReady = null;
+
+const showSocket = socketPill($("ws-status"), notices, () => socket);
+const socket = new SignalingSocket({
+  onMessage: (message) => onMessage(message),
+  onStatus: (state, info) => {
+    showSocket(state, info);
+    if (state === "replaced") call.close(); // the other window has the call now
+  },
+  onOpen: () => sendJoin(),
+});
+
+const call = new PeerCall({
+  iceServers,
+  send: (message) => socket.send(message),
+  remoteVideo,
+  onChange: () => renderCall(),
+  onSoundBlocked: () => show($("unmute")),
+  onIceFailed: () => retryAfterIceFailure(),
+});
+
+// --- camera -----------------------------------------------------------------------------------
+
+function startCamera() {
+  notices.clear("camera");
+  cameraReady = (async () => {
+    try {
+      const stream = await getCameraAndMic();
+      localStream = stream;
+      localVideo.srcObject = stream;
+      for (const track of stream.getTracks()) {
+        track.addEventListener("ended", () => {
+          cameraProblem(`The ${track.kind === "video" ? "camera" : "microphone"} stopped.`);
+        });
+      }
+      if (current && peerPresent) offer(); // the radiologist waited for our picture
+      renderCall();
+      return stream;
+    } catch (error) {
+      cameraProblem(error.message);
+      renderCall();
+      return null;
+    }
+  })();
+  return cameraReady;
+}
+
+function cameraProblem(text) {
+  notices.show("error", text, "camera", { label: "Try camera again", onClick: () => startCamera() });
+}
+
+// --- rooms and the request form ---------------------------------------------------------------
+
+function fillRooms(rooms) {
+  const select = $("room");
+  select.replaceChildren();
+  if (!rooms.length) {
+    select.append(el("option", { value: "" }, "No rooms: you are not assigned to a facility"));
+    notices.error(
+      "You are not assigned to any facility with rooms. Ask an administrator to add you.",
+      "rooms",
+    );
+    return;
+  }
+  const byFacility = new Map();
+  for (const room of rooms) {
+    const key = room.facility.id;
+    if (!byFacility.has(key)) byFacility.set(key, { facility: room.facility, rooms: [] });
+    byFacility.get(key).rooms.push(room);
+  }
+  const saved = localStorage.getItem(ROOM_KEY);
+  const known = rooms.some((room) => String(room.id) === saved);
+  if (!known) select.append(el("option", { value: "" }, "Choose a room…"));
+  for (const { facility, rooms: list } of byFacility.values()) {
+    const group = el("optgroup", {
+      label: `${facility.name} (${facility.state})`,
+      dataset: { facilityId: facility.id },
+    });
+    for (const room of list) {
+      group.append(
+        el(
+          "option",
+          {
+            value: room.id,
+            dataset: { roomCode: room.code, facilityName: facility.name, facilityState: facility.state },
+          },
+          `${room.name} · ${room.modality}`,
+        ),
+      );
+    }
+    select.append(group);
+  }
+  if (known) select.value = saved;
+  $("request").disabled = false;
+}
+
+function invalid(input, yes) {
+  input.setAttribute("aria-invalid", yes ? "true" : "false");
+}
+
+$("request-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const roomSelect = $("room");
+  const accessionInput = $("accession");
+  const roomId = Number(roomSelect.value);
+  const accession = accessionInput.value.trim();
+  invalid(roomSelect, !roomId);
+  invalid(accessionInput, !ACCESSION.test(accession));
+  if (!roomId) {
+    notices.error("Choose the room the patient is in.", "form");
+    roomSelect.focus();
+    return;
+  }
+  if (!ACCESSION.test(accession)) {
+    notices.error(
+      "The accession number starts with a letter or digit and has only letters, digits, . _ - (up to 64).",
+      "form",
+    );
+    accessionInput.focus();
+    return;
+  }
+  notices.clear("form");
+  const button = $("request");
+  button.disabled = true;
+  button.textContent = "Requesting…";
+  try {
+    const { session } = await api("POST", "/api/sessions", {
+      room_id: roomId,
+      accession_number: accession,
+    });
+    serverClock.sample(parseTime(session.requested_at), lastExchange.sent, lastExchange.received, 1);
+    localStorage.setItem(ROOM_KEY, String(roomId));
+    accessionInput.value = "";
+    enterSession(session);
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    notices.error(`The request was not sent: ${error.detail}`, "form");
+  } finally {
+    button.disabled = false;
+    button.textContent = "Request supervision";
+  }
+});
+
+// --- the session ------------------------------------------------------------------------------
+
+function sendJoin() {
+  if (current && current.state !== "ended") socket.send({ type: "join", session_id: current.id });
+}
+
+function enterSession(session, resumed = false) {
+  current = session;
+  peerPresent = false;
+  iceRetries = 0;
+  document.body.classList.add("in-call");
+  show($("request-panel"), false);
+  show($("ended-panel"), false);
+  show($("call-panel"));
+  $("call-panel").dataset.sessionId = session.id;
+  $("cancel-reason").value = "";
+  if (resumed) notices.show("info", "Your open request was restored.", "resumed");
+  renderSession();
+  clearInterval(ticker);
+  ticker = setInterval(tick, 250);
+  tick();
+  sendJoin();
+  keepScreenOn(true);
+}
+
+function updateSession(session) {
+  if (!current || session.id !== current.id) return;
+  const before = current;
+  current = session;
+  if (session.state === "ended") {
+    finishSession(session);
+    return;
+  }
+  if (before.radiologist && !session.radiologist) {
+    notices.show(
+      "warn",
+      `${before.radiologist.full_name} handed the request back; paging radiologists again.`,
+      "released",
+    );
+    peerPresent = false;
+    call.close();
+  }
+  if (session.radiologist && !before.radiologist) notices.clear("released");
+  renderSession();
+}
+
+async function refreshSession() {
+  if (!current) return;
+  try {
+    const { session } = await api("GET", `/api/sessions/${current.id}`);
+    updateSession(session);
+  } catch (error) {
+    if (error.status === 401) goToLogin();
+  }
+}
+
+function finishSession(session) {
+  current = null;
+  peerPresent = false;
+  socket.send({ type: "leave" });
+  call.close();
+  clearInterval(ticker);
+  keepScreenOn(false);
+  notices.clear("peer");
+  notices.clear("released");
+  document.body.classList.remove("in-call");
+  show($("call-panel"), false);
+  show($("unmute"), false);
+  delete $("call-panel").dataset.sessionId;
+  $("state").dataset.state = "ended";
+  $("state").textContent = "ended";
+  const where = `${session.room.name}, ${session.facility.name} · accession ${session.accession_number || ""}`;
+  $("ended-outcome").textContent = where;
+  let summary;
+  if (session.outcome === "completed") {
+    const latency = session.join_latency_ms;
+    summary = `Completed with ${session.radiologist ? session.radiologist.full_name : "the radiologist"}.`;
+    if (typeof latency === "number") summary += ` Joined ${(latency / 1000).toFixed(1)} s after the request.`;
+  } else {
+    summary = `Cancelled: ${REASONS[session.cancel_reason] || session.cancel_reason || "no reason"}.`;
+  }
+  $("ended-summary").textContent = `${summary} You can request supervision for the next exam below.`;
+  $("ended-panel").dataset.outcome = session.outcome || "";
+  show($("ended-panel"));
+  show($("request-panel"));
+  renderCall();
+}
+
+function renderSession() {
+  if (!current) return;
+  const s = current;
+  const state = $("state");
+  state.dataset.state = s.state;
+  state.textContent = s.state;
+  $("session-where").textContent =
+    `${s.room.name} · ${s.facility.name} · accession ${s.accession_number || ""}`;
+  const rad = s.radiologist;
+  const name = rad ? `${rad.full_name}${rad.credentials ? `, ${rad.credentials}` : ""}` : "";
+  let who;
+  if (!rad) who = "Paging radiologists… keep this page open.";
+  else if (s.state === "joined") who = `With ${name}`;
+  else who = `${name} accepted. Connecting video…`;
+  $("radiologist").textContent = who;
+  const joined = s.state === "joined";
+  show($("cancel-controls"), !joined);
+  const end = $("end");
+  end.textContent = joined ? "End session" : "Cancel request";
+  end.dataset.action = joined ? "complete" : "cancel";
+  renderCall();
+  tick();
+}
+
+function tick() {
+  if (!current) return;
+  const start = parseTime(current.requested_at);
+  let seconds;
+  let caption;
+  if (current.joined_at) {
+    seconds = (parseTime(current.joined_at) - start) / 1000;
+    caption = `joined in ${seconds.toFixed(1)} s`;
+  } else {
+    seconds = Math.max(0, (serverClock.now() - start) / 1000);
+    caption =
+      seconds < 30
+        ? "waiting · best in class is under 30 s"
+        : seconds < RISK_S
+          ? "waiting · past the 30 s mark"
+          : "waiting · past 90 s: at risk";
+  }
+  const band = waitClass(seconds);
+  $("elapsed").textContent = formatDuration(seconds);
+  $("elapsed").dataset.seconds = String(Math.floor(seconds));
+  $("elapsed-caption").textContent = caption;
+  $("timer").dataset.band = band;
+  $("timeline-fill").style.width = `${Math.min(100, (seconds / 120) * 100)}%`;
+}
+
+$("end").addEventListener("click", async () => {
+  if (!current) return;
+  const joined = current.state === "joined";
+  let body;
+  if (joined) {
+    body = { outcome: "completed" };
+  } else {
+    const reason = $("cancel-reason").value;
+    if (!reason) {
+      invalid($("cancel-reason"), true);
+      notices.error("Choose why you cancel the request, then press Cancel request.", "end");
+      $("cancel-reason").focus();
+      return;
+    }
+    body = { outcome: "cancelled", reason };
+  }
+  invalid($("cancel-reason"), false);
+  notices.clear("end");
+  const button = $("end");
+  button.disabled = true;
+  try {
+    const { session } = await api("POST", `/api/sessions/${current.id}/end`, body);
+    if (current && current.id === session.id) finishSession(session); // unless the push came first
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    notices.error(`The session was not ended: ${error.detail}`, "end");
+    if (error.status === 409 || error.status === 404) await refreshSession();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("cancel-reason").addEventListener("change", () => {
+  invalid($("cancel-reason"), false);
+  notices.clear("end");
+});
+
+// --- the call ---------------------------------------------------------------------------------
+
+async function offer() {
+  if (!current || current.state === "ended") return;
+  const stream = await cameraReady;
+  if (!current || !peerPresent) return;
+  try {
+    await call.offer(stream);
+  } catch (error) {
+    notices.error(`The call could not start: ${error.message || error}`, "call");
+  }
+}
+
+function retryAfterIceFailure() {
+  if (!current || !peerPresent) return;
+  iceRetries += 1;
+  if (iceRetries > MAX_ICE_RETRIES) {
+    notices.error(
+      "The video connection keeps failing. Check this computer's network; the site may need a TURN relay.",
+      "ice",
+    );
+    return;
+  }
+  notices.show("warn", "The video connection failed; trying again…", "ice");
+  setTimeout(() => offer(), 1000 * iceRetries);
+}
+
+function renderCall() {
+  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"));
+  const stage = $("stage");
+  const inCall = Boolean(current && current.radiologist) || call.active;
+  stage.classList.toggle("solo", !inCall);
+  document.body.classList.toggle("with-peer", inCall);
+  show($("ice-status"), Boolean(current) || call.active);
+  show($("media-status"), Boolean(current) || call.active);
+  const placeholder = $("remote-placeholder");
+  if (inCall && !call.verified) {
+    placeholder.textContent = peerPresent
+      ? "Connecting video…"
+      : `Waiting for ${current && current.radiologist ? current.radiologist.full_name : "the radiologist"} to connect…`;
+    show(placeholder);
+  } else if (!inCall && !localStream) {
+    // (the empty local <video> would cover this)
+    placeholder.textContent = "Your camera is off: the radiologist would not see you.";
+    show(placeholder);
+  } else {
+    show(placeholder, false);
+  }
+  show(localVideo, Boolean(localStream));
+  $("stage-label").textContent = inCall
+    ? current && current.radiologist
+      ? current.radiologist.full_name
+      : "Radiologist"
+    : localStream
+      ? "Your camera"
+      : "Camera off";
+  if (call.verified) notices.clear("ice");
+}
+
+$("unmute").addEventListener("click", () => {
+  remoteVideo.muted = false;
+  remoteVideo.play().catch(() => {});
+  show($("unmute"), false);
+});
+
+// --- socket messages --------------------------------------------------------------------------
+
+function onMessage(message) {
+  switch (message.type) {
+    case "joined":
+      if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;
+      if (current && message.session && message.session.id === current.id) updateSession(message.session);
+      break;
+    case "peer_joined":
+      if (!current) break;
+      peerPresent = true;
+      iceRetries = 0;
+      notices.clear("peer");
+      offer();
+      break;
+    case "peer_left":
+      if (!current) break;
+      peerPresent = false;
+      notices.show(
+        "warn",
+        "The radiologist's connection dropped. Waiting for them to come back…",
+        "peer",
+      );
+      renderCall();
+      break;
+    case "answer":
+      call.acceptAnswer(message.sdp).catch((error) => {
+        notices.error(`The radiologist's answer could not be used: ${error.message}`, "call");
+      });
+      break;
+    case "candidate":
+      call.addCandidate(message);
+      break;
+    case "session":
+      updateSession(message.session);
+      break;
+    case "error":
+      if (message.code === "not_joined" && !current) break; // a late message after leaving
+      notices.error(`Server: ${message.message} (${message.code})`, `ws-${message.code}`);
+      if (message.code === "session_ended" || message.code === "forbidden") refreshSession();
+      break;
+    default:
+      break;
+  }
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+async function main() {
+  startCamera(); // as early as possible: the preview shows while the rest loads
+  me = await currentUser();
+  fillHeader(me);
+  if (!me.roles.includes("technologist")) {
+    notices.error("This console is for technologists. Sign in with a technologist account.", "role", {
+      label: "Go to sign in",
+      onClick: () => location.replace("/login"),
+    });
+    return;
+  }
+  try {
+    const [config, rooms] = await Promise.all([api("GET", "/api/config"), api("GET", "/api/rooms")]);
+    iceServers = config.ice_servers || [];
+    call.iceServers = iceServers;
+    fillRooms(rooms.rooms);
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    notices.error(`The console could not load: ${error.detail}`, "load", {
+      label: "Reload",
+      onClick: () => location.reload(),
+    });
+    return;
+  }
+  socket.start();
+  let open = null;
+  try {
+    const { sessions } = await api("GET", "/api/sessions?limit=50");
+    open = sessions.find((s) => s.technologist.id === me.id && s.state !== "ended") || null;
+  } catch {
+    open = null; // nothing to restore; a new request still works
+  }
+  if (open) enterSession(open, true);
+  else {
+    show($("request-panel"));
+    ($("room").value ? $("accession") : $("room")).focus();
+  }
+}
+
+main();
