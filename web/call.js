@@ -48,6 +48,11 @@ export class PeerCall {
     return this.pc !== null;
   }
 
+  /** A connection that has had time to show media, and shows none. */
+  get slow() {
+    return this.pc !== null && !this.verified && performance.now() - this.startedAt > 8000;
+  }
+
   /** Technologist: a new connection and an offer. */
   async offer(localStream) {
     const pc = this._newConnection(localStream, true);
@@ -119,6 +124,7 @@ export class PeerCall {
     this.close();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
+    this.startedAt = performance.now();
     this.ice = pc.iceConnectionState;
     this.remoteStream = new MediaStream();
     const generation = this.generation;

@@ -32,6 +32,7 @@ let me = null;
 const requests = new Map(); // session id -> request, as the lobby last described it
 const items = new Map(); // session id -> <li>
 let snapshotSeen = false;
+const RELEASED_TEXT = "You handed the request back; it is open for other radiologists again.";
 let handedBack = null; // the request we just released: it reopens, but needs no ring for us
 let current = null; // the accepted session
 let peerPresent = false;
@@ -322,7 +323,11 @@ function updateSession(session) {
     return;
   }
   if (!session.radiologist || session.radiologist.id !== me.id) {
-    leaveCall("You are no longer the radiologist of that session; it was handed back.");
+    leaveCall(
+      handedBack === session.id
+        ? RELEASED_TEXT
+        : "You are no longer the radiologist of that session; it was handed back.",
+    );
     return;
   }
   renderSession();
@@ -351,6 +356,7 @@ function leaveCall(text) {
   keepScreenOn(false);
   notices.clear("peer");
   notices.clear("ice");
+  notices.clear("camera");
   document.body.classList.remove("in-call");
   show($("call-panel"), false);
   show($("stage"), false);
@@ -376,7 +382,7 @@ $("end").addEventListener("click", async () => {
     } else {
       handedBack = current.id;
       await api("POST", `/api/sessions/${current.id}/release`);
-      leaveCall("You handed the request back; it is open for other radiologists again.");
+      leaveCall(RELEASED_TEXT);
     }
   } catch (error) {
     if (error.status === 401) return goToLogin();
@@ -450,7 +456,10 @@ function renderCall() {
   show($("ice-status"), Boolean(current) || call.active);
   show($("media-status"), Boolean(current) || call.active);
   const placeholder = $("remote-placeholder");
-  if (current && !call.verified) {
+  if (current && call.slow) {
+    placeholder.textContent = `No picture or sound from ${current.technologist.full_name} yet. Their camera or microphone may be off.`;
+    show(placeholder);
+  } else if (current && !call.verified) {
     placeholder.textContent = peerPresent
       ? "Connecting video…"
       : `Waiting for ${current.technologist.full_name} to connect…`;

@@ -229,6 +229,7 @@ function updateSession(session) {
       "released",
     );
     peerPresent = false;
+    notices.clear("peer");
     call.close();
   }
   if (session.radiologist && !before.radiologist) notices.clear("released");
@@ -399,7 +400,11 @@ function renderCall() {
   show($("ice-status"), Boolean(current) || call.active);
   show($("media-status"), Boolean(current) || call.active);
   const placeholder = $("remote-placeholder");
-  if (inCall && !call.verified) {
+  if (inCall && call.slow) {
+    placeholder.textContent =
+      "No picture or sound from the radiologist yet. Their camera or microphone may be off; you can wait or cancel.";
+    show(placeholder);
+  } else if (inCall && !call.verified) {
     placeholder.textContent = peerPresent
       ? "Connecting video…"
       : `Waiting for ${current && current.radiologist ? current.radiologist.full_name : "the radiologist"} to connect…`;
@@ -446,6 +451,7 @@ function onMessage(message) {
     case "peer_left":
       if (!current) break;
       peerPresent = false;
+      if (!current.radiologist) break; // handed back: nobody to wait for
       notices.show(
         "warn",
         "The radiologist's connection dropped. Waiting for them to come back…",
