@@ -86,7 +86,11 @@ async def me(principal: CurrentUser) -> dict[str, Any]:
 
 @router.get("/config")
 async def client_config(_: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    return {"ice_servers": services.ice_servers(), "benchmarks_s": {"best": 30, "risk": 90}}
+    return {
+        "ice_servers": services.ice_servers(),
+        "benchmarks_s": {"best": 30, "risk": 90},
+        "server_time": iso_ms(utc_now()),
+    }
 
 
 @router.get("/rooms")
@@ -123,9 +127,13 @@ async def open_session(
 
 @router.get("/sessions")
 async def list_sessions(
-    principal: CurrentUser, db: Db, limit: int = Query(default=50, ge=1, le=500)
+    principal: CurrentUser,
+    db: Db,
+    limit: int = Query(default=50, ge=1, le=500),
+    mine: bool = Query(default=False, description="only sessions where you take part"),
+    open: bool = Query(default=False, description="only sessions that have not ended"),
 ) -> dict[str, Any]:
-    found = await supervision.list_sessions(db, principal, limit)
+    found = await supervision.list_sessions(db, principal, limit, mine=mine, open_only=open)
     return {
         "sessions": [
             supervision.session_json(s, with_accession=supervision.shows_accession(principal, s))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -24,6 +25,15 @@ from signaling.login_guard import LoginGuard
 from signaling.services import Services
 
 log = logging.getLogger(__name__)
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """Page modules are revalidated on every load, so a deploy never pairs new HTML with old JS."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "no-cache"
+        return response
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.add_api_websocket_route("/ws", socket.endpoint)
-    app.mount("/static", StaticFiles(directory=pages.WEB), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=pages.WEB), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> dict[str, str]:

@@ -141,15 +141,19 @@ async def may_see(
     return False
 
 
-async def visible_session(
-    db: AsyncSession, principal: Principal, session_id: str, now: datetime
-) -> SupervisionSession:
-    """The session if ``principal`` may see it; NotFound otherwise (no probing for ids)."""
+async def _load_by_id(db: AsyncSession, session_id: str) -> SupervisionSession:
     try:
         uuid.UUID(session_id)
     except ValueError:
         raise NotFound(f"no supervision session {session_id[:40]!r}") from None
-    s = await _load(db, session_id)
+    return await _load(db, session_id)
+
+
+async def visible_session(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime
+) -> SupervisionSession:
+    """The session if ``principal`` may see it; NotFound otherwise (no probing for ids)."""
+    s = await _load_by_id(db, session_id)
     if not await may_see(db, principal, s, now):
         raise NotFound(f"no supervision session {session_id} that you may see")
     return s
@@ -198,9 +202,13 @@ async def accept(
     """An eligible radiologist takes an open request; the first one wins."""
     if not principal.has(Role.RADIOLOGIST):
         raise Forbidden("only radiologists accept supervision requests")
-    s = await visible_session(db, principal, session_id, now)
+    s = await _load_by_id(db, session_id)
     if s.radiologist_id == principal.id:
         return s
+    # Eligibility, not visibility: a request someone else just took is no longer listed, but an
+    # eligible radiologist pressing Accept deserves "already accepted by Dr X", not "not found".
+    if s.facility_id not in await eligible_facility_ids(db, principal.id, now):
+        raise NotFound(f"no supervision session {session_id} that you may see")
     claimed = await db.execute(
         update(SupervisionSession)
         .where(
@@ -379,9 +387,23 @@ async def open_requests(
 
 
 async def list_sessions(
-    db: AsyncSession, principal: Principal, limit: int
+    db: AsyncSession,
+    principal: Principal,
+    limit: int,
+    *,
+    mine: bool = False,
+    open_only: bool = False,
 ) -> Sequence[SupervisionSession]:
+    """Newest first, within the caller's scope; ``mine``: only where the caller is a participant;
+    ``open_only``: only sessions that have not ended."""
     query = select(SupervisionSession).order_by(SupervisionSession.requested_at.desc()).limit(limit)
+    if mine:
+        query = query.where(
+            (SupervisionSession.technologist_id == principal.id)
+            | (SupervisionSession.radiologist_id == principal.id)
+        )
+    if open_only:
+        query = query.where(SupervisionSession.state != SessionState.ENDED.value)
     if principal.has(Role.ADMIN):
         pass
     elif principal.has(Role.SUPERVISOR, Role.TECHNOLOGIST):

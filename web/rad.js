@@ -540,6 +540,7 @@ async function main() {
   try {
     const config = await api("GET", "/api/config");
     call.iceServers = config.ice_servers || [];
+    serverClock.sample(parseTime(config.server_time), lastExchange.sent, lastExchange.received);
   } catch (error) {
     if (error.status === 401) return goToLogin();
     notices.error(`The console could not load: ${error.detail}`, "load", {
@@ -550,8 +551,8 @@ async function main() {
   }
   let mine = null;
   try {
-    const { sessions } = await api("GET", "/api/sessions?limit=20");
-    mine = sessions.find((s) => s.radiologist && s.radiologist.id === me.id && s.state !== "ended");
+    const { sessions } = await api("GET", "/api/sessions?mine=true&open=true&limit=5");
+    mine = sessions.find((s) => s.radiologist && s.radiologist.id === me.id) || null;
   } catch {
     mine = null;
   }

@@ -509,8 +509,8 @@ async function main() {
   socket.start();
   let open = null;
   try {
-    const { sessions } = await api("GET", "/api/sessions?limit=50");
-    open = sessions.find((s) => s.technologist.id === me.id && s.state !== "ended") || null;
+    const { sessions } = await api("GET", "/api/sessions?mine=true&open=true&limit=5");
+    open = sessions.find((s) => s.technologist.id === me.id) || null;
   } catch {
     open = null; // nothing to restore; a new request still works
   }

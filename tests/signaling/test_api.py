@@ -324,3 +324,49 @@ async def test_console_pages_check_login_and_role(server: LiveServer) -> None:
         assert (await client.get("/tech")).headers["location"] == "/"
         assert (await client.get("/")).headers["location"] == "/rad"
         assert (await client.get("/rad")).status_code == 200
+
+
+async def test_accepting_a_taken_request_names_who_took_it(server: LiveServer) -> None:
+    """Pressing Accept after a colleague took the request says who did (409), not 'not found'."""
+    session = await open_session(server)
+    await accept(server, await login(server, "drdiaz"), session["id"])
+    async with api(server, await login(server, "drpatel")) as client:
+        response = await client.post(f"/api/sessions/{session['id']}/accept")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "already accepted by Dr Ray Diaz"
+
+
+async def test_my_open_sessions_filter(server: LiveServer) -> None:
+    """?mine=true&open=true lists only the caller's sessions that have not ended."""
+    tech = await login(server, "tech")
+    ended = await open_session(server, tech)
+    current = await open_session(server, tech)
+    async with api(server, tech) as client:
+        await client.post(
+            f"/api/sessions/{ended['id']}/end", json={"outcome": "cancelled", "reason": "other"}
+        )
+        mine = (await client.get("/api/sessions?mine=true&open=true")).json()["sessions"]
+        everything = (await client.get("/api/sessions")).json()["sessions"]
+    assert [s["id"] for s in mine] == [current["id"]]
+    assert len(everything) == 2
+    async with api(server, await login(server, "drdiaz")) as client:
+        assert (await client.get("/api/sessions?mine=true&open=true")).json()["sessions"] == []
+
+
+async def test_config_gives_ice_servers_and_server_time(server: LiveServer) -> None:
+    """The pages get the ICE servers and a millisecond server time for their counters."""
+    async with api(server, await login(server, "tech")) as client:
+        config = (await client.get("/api/config")).json()
+    assert config["ice_servers"] == []
+    assert config["benchmarks_s"] == {"best": 30, "risk": 90}
+    assert config["server_time"].endswith("Z")
+    assert len(config["server_time"]) == len("2026-11-22T11:00:00.123Z")
+
+
+async def test_page_modules_are_revalidated(server: LiveServer) -> None:
+    """Static modules carry no-cache, so a deploy never pairs new HTML with stale JS."""
+    async with api(server) as client:
+        response = await client.get("/static/common.js")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
+    assert "javascript" in response.headers["content-type"]
