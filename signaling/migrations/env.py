@@ -7,10 +7,12 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from paging import store as paging_store
 from signaling.database import make_engine
 from signaling.models import Base
 
-target_metadata = Base.metadata
+# The service's tables and the pager's (declared in paging/, which may not import signaling).
+target_metadata = [Base.metadata, paging_store.metadata]
 
 
 def _run(connection: Connection) -> None:

@@ -1,0 +1,95 @@
+"""The pager's durable state: one run per paged session, its timers, and the outbox of pages.
+
+Tables are declared here (``paging`` may not import ``signaling``); the service's Alembic environment
+migrates this metadata together with its own. Session and user ids are plain columns, not foreign keys,
+so the pager stays independent of the service's schema.
+
+- ``paging_runs``: the policy snapshot copied when paging started, and whether paging is active, held
+  (someone accepted; grace window) or stopped (joined, cancelled, exhausted).
+- ``paging_timers``: when each tier fires (and when paging is exhausted); a row is done once fired.
+- ``paging_pages``: one row per person, channel, tier and round: the outbox (``pending`` -> ``sending``
+  -> ``sent`` / ``failed``), plus ``skipped`` rows that record who was not paged and why, and
+  ``cancelled`` rows for pages that became moot.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from paging.sqltypes import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runs = Table(
+    "paging_runs",
+    metadata,
+    Column("session_id", String(36), primary_key=True),
+    Column("facility_id", Integer, nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("state", String(12), nullable=False),  # active, held, stopped
+    Column("held_until", UTCDateTime(), nullable=True),
+    Column("stopped_at", UTCDateTime(), nullable=True),
+    Column("stop_reason", String(40), nullable=True),
+)
+
+timers = Table(
+    "paging_timers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(36), nullable=False, index=True),
+    Column("kind", String(12), nullable=False),  # tier, exhausted
+    Column("tier", Integer, nullable=True),
+    Column("round", Integer, nullable=True),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(40), nullable=True),  # fired, skipped_empty, cancelled, deferred
+    Index("ix_paging_timers_pending", "done_at", "due_at"),
+)
+
+pages = Table(
+    "paging_pages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(160), nullable=False),  # idempotency key: session/tier/round/user/channel
+    Column("session_id", String(36), nullable=False, index=True),
+    Column("user_id", Integer, nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column(
+        "status", String(12), nullable=False
+    ),  # pending, sending, sent, failed, skipped, cancelled
+    Column("detail", String(200), nullable=True),  # why skipped / failed
+    Column(
+        "address", String(64), nullable=True
+    ),  # phone number for sms/voice; never shown to techs
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("carrier_ref", String(64), nullable=True),
+    Column("dispatch_lag_ms", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("key"),
+    Index("ix_paging_pages_outbox", "status", "due_at"),
+)
