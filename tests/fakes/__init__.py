@@ -1,0 +1,1 @@
+"""Fakes at the carrier boundary: real local HTTP servers that speak the carrier's API."""
