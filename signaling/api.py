@@ -14,6 +14,8 @@ from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologi
 from signaling.directory import rooms_for
 from signaling.errors import NotAuthenticated
 from signaling.login_guard import LoginGuard
+from signaling.pager import facility_policy
+from signaling.paging_view import paging_summary
 from signaling.session_state import CancelReason, Outcome
 
 log = logging.getLogger(__name__)
@@ -118,9 +120,11 @@ async def open_session(
     body: OpenSessionBody, principal: Technologist, services: ServicesDep
 ) -> dict[str, Any]:
     async with services.db() as db, db.begin():
-        s = await supervision.open_session(
-            db, principal, body.room_id, body.accession_number, utc_now()
-        )
+        now = utc_now()
+        s = await supervision.open_session(db, principal, body.room_id, body.accession_number, now)
+        # Paging starts in the same transaction: a session never exists without its pager.
+        policy = await facility_policy(db, s.facility_id)
+        await services.pager.start(db, s.id, s.facility_id, policy, now)
     await notify.request_opened(services.hub, s)
     return {"session": supervision.session_json(s, with_accession=True)}
 
@@ -170,6 +174,13 @@ async def session_events(session_id: str, principal: CurrentUser, db: Db) -> dic
     }
 
 
+@router.get("/sessions/{session_id}/paging")
+async def session_paging(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """Who has been paged, accepted or skipped for this session (names, never numbers)."""
+    await supervision.visible_session(db, principal, session_id, utc_now())
+    return {"paging": await paging_summary(db, session_id)}
+
+
 @router.get("/requests")
 async def open_requests(principal: Radiologist, db: Db) -> dict[str, Any]:
     found = await supervision.open_requests(db, principal, utc_now())
@@ -179,7 +190,9 @@ async def open_requests(principal: Radiologist, db: Db) -> dict[str, Any]:
 @router.post("/sessions/{session_id}/accept")
 async def accept(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
     async with services.db() as db, db.begin():
-        s = await supervision.accept(db, principal, session_id, utc_now())
+        now = utc_now()
+        s = await supervision.accept(db, principal, session_id, now)
+        await services.pager.hold(db, s.id, now)
     await notify.request_closed(services.hub, s, "taken")
     await notify.session_changed(services.hub, s)
     return {"session": supervision.session_json(s, with_accession=True)}
@@ -189,6 +202,7 @@ async def accept(session_id: str, principal: Radiologist, services: ServicesDep)
 async def release(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
     async with services.db() as db, db.begin():
         s = await supervision.release(db, principal, session_id, utc_now())
+        await services.pager.resume(db, s.id)
     await notify.session_changed(services.hub, s)
     await notify.request_opened(services.hub, s)
     return {"session": supervision.session_json(s, with_accession=False)}
@@ -199,9 +213,11 @@ async def end(
     session_id: str, body: EndSessionBody, principal: CurrentUser, services: ServicesDep
 ) -> dict[str, Any]:
     async with services.db() as db, db.begin():
+        now = utc_now()
         s = await supervision.end(
-            db, principal, session_id, body.outcome, body.reason, body.note, utc_now()
+            db, principal, session_id, body.outcome, body.reason, body.note, now
         )
+        await services.pager.stop(db, s.id, s.outcome or "ended", now)
     await notify.session_changed(services.hub, s)
     await notify.request_closed(services.hub, s, "ended")
     return {"session": supervision.session_json(s, with_accession=True)}

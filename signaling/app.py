@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,12 +17,14 @@ from sqlalchemy import text
 
 from signaling import api, pages, socket
 from signaling.bus import make_bus
+from signaling.clock import utc_now
 from signaling.config import Settings
 from signaling.database import make_engine, make_session_factory
 from signaling.edge import EdgeGuard
 from signaling.errors import StandbyError
 from signaling.hub import Hub
 from signaling.login_guard import LoginGuard
+from signaling.pager import make_pager
 from signaling.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,14 +43,20 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        db = make_session_factory(engine)
         hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
         await hub.start()
-        app.state.services = Services(settings, engine, make_session_factory(engine), hub)
+        pager = make_pager(db, hub)
+        app.state.services = Services(settings, engine, db, hub, pager)
         app.state.login_guard = LoginGuard()
+        stopping = asyncio.Event()
+        pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
         try:
             yield
         finally:
+            stopping.set()
+            await pager_loop
             await hub.bus.close()
             await engine.dispose()
 

@@ -21,9 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paging.policy import EscalationPolicy, TargetKind, default_policy
+from paging.schedule import Schedule
 from signaling.clock import utc_now
 from signaling.errors import InvalidInput
-from signaling.models import Facility, License, Privilege, Room, User, UserFacility, UserRole
+from signaling.models import (
+    Facility,
+    FacilityPolicy,
+    License,
+    OnCallSchedule,
+    Privilege,
+    Room,
+    User,
+    UserFacility,
+    UserRole,
+)
 from signaling.passwords import hash_password
 from signaling.roles import Role
 
@@ -116,12 +128,29 @@ class RoomSpec(_Strict):
         return value
 
 
+class PagingShorthand(_Strict):
+    """``paging: {primary: SCHEDULE, backup: SCHEDULE}``: the default T+0 / T+10 s / T+20 s policy."""
+
+    primary: str | None = None
+    backup: str | None = None
+
+
 class FacilitySpec(_Strict):
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=200)
     state: str
     timezone: str
     rooms: list[RoomSpec] = []
+    paging: PagingShorthand | None = None
+    escalation: EscalationPolicy | None = None
+
+    def policy(self) -> EscalationPolicy | None:
+        """The facility's escalation policy as the file gives it (None: keep what is stored)."""
+        if self.escalation is not None:
+            return self.escalation
+        if self.paging is not None:
+            return default_policy(self.paging.primary, self.paging.backup)
+        return None
 
     _state = field_validator("state")(_us_state)
 
@@ -135,6 +164,12 @@ class FacilitySpec(_Strict):
                 f"expected an IANA time zone such as America/Chicago, got {value!r}"
             ) from exc
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_say_policy(self) -> FacilitySpec:
+        if self.paging is not None and self.escalation is not None:
+            raise ValueError(f"facility {self.code}: give either paging or escalation, not both")
+        return self
 
     @model_validator(mode="after")
     def _unique_rooms(self) -> FacilitySpec:
@@ -164,6 +199,8 @@ class UserSpec(_Strict):
     privileges: list[str] = []
     password: str | None = None
     active: bool = True
+    mobile: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{7,14}$", description="E.164")
+    max_concurrent: int = Field(default=1, ge=1, le=20, description="sessions supervised at once")
 
     @model_validator(mode="after")
     def _clinical_facts_fit_roles(self) -> UserSpec:
@@ -178,12 +215,14 @@ class UserSpec(_Strict):
 class DirectoryFile(_Strict):
     facilities: list[FacilitySpec] = []
     users: list[UserSpec] = []
+    schedules: list[Schedule] = []
 
     @model_validator(mode="after")
     def _unique_codes(self) -> DirectoryFile:
         for kind, codes in (
             ("facility code", [f.code for f in self.facilities]),
             ("username", [u.username for u in self.users]),
+            ("schedule code", [sch.code for sch in self.schedules]),
         ):
             repeated = sorted({c for c in codes if codes.count(c) > 1})
             if repeated:
@@ -276,6 +315,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             user_spec.credentials,
             user_spec.active,
         )
+        user.mobile, user.max_concurrent = user_spec.mobile, user_spec.max_concurrent
         await db.flush()
         for table in (UserRole, UserFacility, License, Privilege):
             await db.execute(delete(table).where(table.user_id == user.id))
@@ -293,4 +333,65 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             for lic in user_spec.licenses
         )
     await db.flush()
+    await _load_schedules_and_policies(db, directory, facilities, users, report)
+    await db.flush()
     return report
+
+
+async def _load_schedules_and_policies(
+    db: AsyncSession,
+    directory: DirectoryFile,
+    facilities: dict[str, Facility],
+    users: dict[str, User],
+    report: LoadReport,
+) -> None:
+    known_users = set(users) | {u.username for u in directory.users}
+    stored = {sch.code: sch for sch in (await db.scalars(select(OnCallSchedule))).all()}
+    for schedule in directory.schedules:
+        people = {p for rotation in schedule.rotations for p in rotation.participants}
+        people |= {o.user for o in schedule.overrides} | {
+            o.replaces for o in schedule.overrides if o.replaces
+        }
+        unknown = sorted(people - known_users)
+        if unknown:
+            raise InvalidInput(f"schedule {schedule.code}: unknown usernames {', '.join(unknown)}")
+        missing = sorted(set(schedule.facilities) - facilities.keys())
+        if missing:
+            raise InvalidInput(
+                f"schedule {schedule.code}: unknown facility codes {', '.join(missing)}"
+            )
+        row = stored.get(schedule.code)
+        report.count("schedules", created=row is None)
+        if row is None:
+            row = OnCallSchedule(code=schedule.code)
+            db.add(row)
+            stored[schedule.code] = row
+        row.definition = schedule.model_dump(mode="json")
+    for spec in directory.facilities:
+        policy = spec.policy()
+        if policy is None:
+            continue
+        named = {
+            t.schedule
+            for tier in policy.tiers
+            for t in tier.targets
+            if t.kind is TargetKind.SCHEDULE
+        }
+        unknown = sorted(name for name in named if name and name not in stored)
+        if unknown:
+            raise InvalidInput(
+                f"facility {spec.code}: its policy names unknown schedules {', '.join(unknown)}"
+            )
+        named_users = {u for tier in policy.tiers for t in tier.targets for u in t.users}
+        strangers = sorted(named_users - known_users)
+        if strangers:
+            raise InvalidInput(
+                f"facility {spec.code}: its policy names unknown users {', '.join(strangers)}"
+            )
+        facility = facilities[spec.code]
+        row_policy = await db.get(FacilityPolicy, facility.id)
+        report.count("policies", created=row_policy is None)
+        if row_policy is None:
+            db.add(FacilityPolicy(facility_id=facility.id, policy=policy.model_dump(mode="json")))
+        else:
+            row_policy.policy = policy.model_dump(mode="json")

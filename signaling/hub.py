@@ -1,7 +1,7 @@
 """One worker's switchboard: which local sockets sit in which room or lobby, and the bus channels.
 
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
-is connected; ``lobby`` reaches every radiologist console.
+is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person.
 """
 
 from __future__ import annotations
@@ -31,12 +31,15 @@ class Member(Protocol):
 
     def on_lobby(self, message: dict[str, Any]) -> None: ...
 
+    def on_user(self, message: dict[str, Any]) -> None: ...
+
 
 class Hub:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self._rooms: dict[tuple[str, str], set[Member]] = defaultdict(set)
         self._lobby: set[Member] = set()
+        self._users: dict[int, set[Member]] = defaultdict(set)
 
     async def start(self) -> None:
         await self.bus.start(self._dispatch)
@@ -47,6 +50,10 @@ class Hub:
                 member.on_lobby(message)
             return
         parts = channel.split(":")
+        if len(parts) == 2 and parts[0] == "user" and parts[1].isdigit():
+            for member in list(self._users.get(int(parts[1]), ())):
+                member.on_user(message)
+            return
         if len(parts) != 3 or parts[0] != "session":
             log.warning("bus: message on unknown channel %s", channel)
             return
@@ -65,6 +72,20 @@ class Hub:
             members.discard(member)
             if not members:
                 del self._rooms[(session_id, role)]
+
+    def enter_user(self, user_id: int, member: Member) -> None:
+        self._users[user_id].add(member)
+
+    def leave_user(self, user_id: int, member: Member) -> None:
+        members = self._users.get(user_id)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self._users[user_id]
+
+    async def to_user(self, user_id: int, message: dict[str, Any]) -> None:
+        """Every socket of that person, on any worker (pages, "covered" notices)."""
+        await self.bus.publish(f"user:{user_id}", message)
 
     def enter_lobby(self, member: Member) -> None:
         self._lobby.add(member)
@@ -85,4 +106,5 @@ class Hub:
     def members(self) -> int:
         """Distinct local sockets in rooms or the lobby (a radiologist's socket may be in both)."""
         in_rooms = {id(m) for ms in self._rooms.values() for m in ms}
-        return len(in_rooms | {id(m) for m in self._lobby})
+        in_users = {id(m) for ms in self._users.values() for m in ms}
+        return len(in_rooms | in_users | {id(m) for m in self._lobby})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     ForeignKey,
@@ -66,7 +68,30 @@ class User(Base):
     credentials: Mapped[str] = mapped_column(String(80), default="")
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164, SMS and voice
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=1)  # sessions supervised at once
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OnCallSchedule(Base):
+    """An on-call schedule (``paging.schedule.Schedule`` as JSON), named by escalation policies."""
+
+    __tablename__ = "on_call_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FacilityPolicy(Base):
+    """A facility's escalation policy (``paging.policy.EscalationPolicy`` as JSON)."""
+
+    __tablename__ = "facility_policies"
+
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facilities.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class UserRole(Base):

@@ -30,3 +30,11 @@ async def request_closed(hub: Hub, s: SupervisionSession, reason: str) -> None:
             "reason": reason,
         }
     )
+
+
+async def covered(hub: Hub, s: SupervisionSession, paged_user_ids: list[int]) -> None:
+    """Tell everyone who was paged that the session is covered, and by whom."""
+    by = s.radiologist.full_name if s.radiologist else "a radiologist"
+    for user_id in paged_user_ids:
+        if user_id != s.radiologist_id:
+            await hub.to_user(user_id, {"kind": "covered", "session_id": s.id, "by": by})

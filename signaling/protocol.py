@@ -176,6 +176,31 @@ class RequestClosed(_Message):
     reason: Literal["taken", "ended", "released"]
 
 
+class Paged(_Message):
+    """You are being paged for this request (in-app channel): ring."""
+
+    type: Literal["page"] = "page"
+    session_id: str
+    tier: int
+    request: dict[str, Any] | None = None
+
+
+class Covered(_Message):
+    """A request you were paged for is covered: someone joined."""
+
+    type: Literal["covered"] = "covered"
+    session_id: str
+    by: str
+
+
+class PagingUpdate(_Message):
+    """Who has been paged, accepted or skipped (names, never numbers); sent to the participants."""
+
+    type: Literal["paging"] = "paging"
+    session_id: str
+    paging: dict[str, Any] | None
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: str
@@ -196,6 +221,9 @@ Outbound = (
     | Requests
     | RequestOpened
     | RequestClosed
+    | Paged
+    | Covered
+    | PagingUpdate
     | Error
     | Pong
 )

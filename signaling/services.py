@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from paging.engine import Engine
 from signaling.config import Settings
 from signaling.database import SessionFactory
 from signaling.hub import Hub
@@ -18,6 +19,7 @@ class Services:
     engine: AsyncEngine
     db: SessionFactory
     hub: Hub
+    pager: Engine
 
     @property
     def idle(self) -> timedelta:

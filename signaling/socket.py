@@ -28,6 +28,7 @@ from signaling.hub import other, room_channel
 from signaling.protocol import (
     Answer,
     Candidate,
+    Covered,
     Error,
     Hello,
     IceState,
@@ -38,6 +39,8 @@ from signaling.protocol import (
     MediaState,
     Offer,
     Outbound,
+    Paged,
+    PagingUpdate,
     PeerJoined,
     PeerLeft,
     Ping,
@@ -156,6 +159,14 @@ class Connection:
             self._put(message["frame"])
         elif kind == "session":
             self.send(SessionUpdate(session=message["session"]))
+        elif kind == "paging":
+            self.send(PagingUpdate(session_id=message["session_id"], paging=message["paging"]))
+
+    def on_user(self, message: dict[str, Any]) -> None:
+        if message.get("kind") == "page":
+            self.send(Paged(session_id=message["session_id"], tier=message["tier"]))
+        elif message.get("kind") == "covered":
+            self.send(Covered(session_id=message["session_id"], by=message["by"]))
 
     def on_lobby(self, message: dict[str, Any]) -> None:
         if message.get("facility_id") not in self.eligible:
@@ -260,9 +271,16 @@ class Connection:
             if not stored:
                 return
             async with db.begin():
-                joined = await supervision.try_join(db, self.session_id, utc_now(), self.principal)
+                now = utc_now()
+                joined = await supervision.try_join(db, self.session_id, now, self.principal)
+                paged = (
+                    await self.services.pager.stop(db, self.session_id, "joined", now)
+                    if joined
+                    else []
+                )
         if joined is not None:
             await notify.session_changed(self.hub, joined)
+            await notify.covered(self.hub, joined, paged)
 
     async def _announce(self, session_id: str) -> None:
         async with self.services.db() as db:
@@ -309,6 +327,7 @@ async def endpoint(websocket: WebSocket) -> None:
     conn = Connection(websocket, principal, services)
     writer = asyncio.create_task(conn.write_loop(), name=f"ws-writer-{conn.id}")
     helpers: list[asyncio.Task[None]] = []
+    services.hub.enter_user(principal.id, conn)
     try:
         conn.send(Hello(user=principal.public()))
         if principal.has(Role.RADIOLOGIST):
@@ -316,6 +335,7 @@ async def endpoint(websocket: WebSocket) -> None:
             helpers.append(asyncio.create_task(conn.keep_eligibility_fresh()))
         await _read_loop(conn)
     finally:
+        services.hub.leave_user(principal.id, conn)
         services.hub.leave_lobby(conn)
         await conn.leave_room()
         for task in helpers:

@@ -18,7 +18,9 @@ async def open_session(
 ) -> dict[str, Any]:
     """The technologist asks for supervision in a NORTH (Texas) room; returns the session JSON."""
     token = tech_token or await login(server, "tech")
-    payload = {"room_id": await room_id(server, token), "accession_number": "ACC-1001"} | body
+    if "room_id" not in body:
+        body["room_id"] = await room_id(server, token)
+    payload = {"accession_number": "ACC-1001"} | body
     async with api(server, token) as client:
         response = await client.post("/api/sessions", json=payload)
     assert response.status_code == 201, response.text
