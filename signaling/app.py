@@ -15,7 +15,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from signaling import api, pages, socket
+from paging.engine import Sender
+from paging.policy import Channel
+from paging.twilio import TwilioCarrier, TwilioSettings
+from signaling import api, pages, socket, webhooks
 from signaling.bus import make_bus
 from signaling.clock import utc_now
 from signaling.config import Settings
@@ -25,6 +28,7 @@ from signaling.errors import StandbyError
 from signaling.hub import Hub
 from signaling.login_guard import LoginGuard
 from signaling.pager import make_pager
+from signaling.phone import PhoneSender
 from signaling.services import Services
 
 log = logging.getLogger(__name__)
@@ -39,15 +43,31 @@ class RevalidatedStaticFiles(StaticFiles):
         return response
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> FastAPI:
+    """The service. ``twilio``: the carrier for SMS and voice pages (default: from STANDBY_TWILIO_*;
+    pages on those channels are recorded as skipped while it is not configured)."""
+    twilio = twilio if twilio is not None else TwilioSettings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         db = make_session_factory(engine)
         hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
         await hub.start()
-        pager = make_pager(db, hub)
-        app.state.services = Services(settings, engine, db, hub, pager)
+        carrier = TwilioCarrier(twilio) if twilio.enabled else None
+        base = str(settings.public_base_url)
+        phone: dict[Channel, Sender] = (
+            {
+                Channel.SMS: PhoneSender(Channel.SMS, carrier, db, base),
+                Channel.VOICE: PhoneSender(Channel.VOICE, carrier, db, base),
+            }
+            if carrier
+            else {}
+        )
+        pager = make_pager(db, hub, phone)
+        app.state.services = Services(
+            settings, engine, db, hub, pager, twilio if twilio.enabled else None
+        )
         app.state.login_guard = LoginGuard()
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
@@ -57,6 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             stopping.set()
             await pager_loop
+            if carrier is not None:
+                await carrier.aclose()
             await hub.bus.close()
             await engine.dispose()
 
@@ -65,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)
     app.mount("/static", RevalidatedStaticFiles(directory=pages.WEB), name="static")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import socket as _socket
+from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paging.engine import Engine, Page
+from paging.engine import Engine, Page, Sender
 from paging.policy import Channel, EscalationPolicy, default_policy
 from signaling.database import SessionFactory
 from signaling.hub import Hub
@@ -39,7 +40,11 @@ async def facility_policy(db: AsyncSession, facility_id: int) -> EscalationPolic
     return EscalationPolicy.model_validate(row.policy) if row else default_policy()
 
 
-def make_pager(db: SessionFactory, hub: Hub) -> Engine:
+def make_pager(
+    db: SessionFactory, hub: Hub, phone: Mapping[Channel, Sender] | None = None
+) -> Engine:
+    """The engine with the in-app channel, plus SMS and voice when a carrier is configured."""
+
     async def tell(session_id: str, what: str) -> None:
         async with db() as session:
             summary = await paging_summary(session, session_id)
@@ -52,7 +57,7 @@ def make_pager(db: SessionFactory, hub: Hub) -> Engine:
     return Engine(
         db,
         ServiceDirectory(),
-        {Channel.IN_APP: InAppSender(hub)},
+        {Channel.IN_APP: InAppSender(hub), **(phone or {})},
         worker=f"{_socket.gethostname()}:{os.getpid()}",
         notify=tell,
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paging.engine import Engine
+from paging.twilio import TwilioSettings
 from signaling.config import Settings
 from signaling.database import SessionFactory
 from signaling.hub import Hub
@@ -20,6 +21,7 @@ class Services:
     db: SessionFactory
     hub: Hub
     pager: Engine
+    twilio: TwilioSettings | None = None  # set when SMS and voice pages go through Twilio
 
     @property
     def idle(self) -> timedelta:

@@ -18,6 +18,7 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
+from paging.twilio import TwilioSettings
 from signaling.app import create_app
 from signaling.config import Settings
 
@@ -51,9 +52,11 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def run_server(settings: Settings, port: int) -> Iterator[LiveServer]:
+def run_server(
+    settings: Settings, port: int, twilio: TwilioSettings | None = None
+) -> Iterator[LiveServer]:
     """A real uvicorn serving ``create_app(settings)`` in a thread with its own event loop."""
-    app = create_app(settings)
+    app = create_app(settings, twilio or TwilioSettings(account_sid=""))
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -1,0 +1,45 @@
+"""SMS and voice pages through the carrier, and what their webhooks mean.
+
+A page carries the site, the urgency and a link that needs a login: never patient information.
+Webhook URLs name the page row (an integer), never a person or a session's contents.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from paging.engine import Page
+from paging.policy import Channel
+from paging.twilio import TwilioCarrier, sms_text
+from signaling.database import SessionFactory
+from signaling.models import Facility, SupervisionSession
+
+log = logging.getLogger(__name__)
+
+
+class PhoneSender:
+    """The SMS or voice channel of the pager, through Twilio (or any Twilio-compatible server)."""
+
+    def __init__(
+        self, channel: Channel, carrier: TwilioCarrier, db: SessionFactory, base_url: str
+    ) -> None:
+        self.channel = channel
+        self.carrier = carrier
+        self.db = db
+        self.base_url = base_url.rstrip("/")
+
+    async def _site(self, session_id: str) -> str:
+        async with self.db() as db:
+            session = await db.get(SupervisionSession, session_id)
+            facility = await db.get(Facility, session.facility_id) if session else None
+        return facility.name if facility else "your imaging site"
+
+    async def send(self, page: Page) -> str:
+        assert page.address is not None  # the engine skips people without a number
+        status = f"{self.base_url}/twilio/status/{page.id}"
+        if self.channel is Channel.SMS:
+            text = sms_text(await self._site(page.session_id), "urgent", f"{self.base_url}/rad")
+            return await self.carrier.send_sms(page.address, text, status)
+        return await self.carrier.place_call(
+            page.address, f"{self.base_url}/twilio/voice/{page.id}", status, machine_detection=True
+        )

@@ -1,0 +1,179 @@
+"""Twilio webhooks: the call's TwiML, the keypress, SMS replies, delivery and call status.
+
+Every request must carry a valid ``X-Twilio-Signature`` over the public URL and the form; otherwise
+it is refused (403) and nothing changes. Webhooks may arrive twice or out of order: every effect is
+idempotent (accepting twice is one accept; a status only moves a page forward, never back).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select, update
+
+from paging.engine import PageStatus
+from paging.store import pages
+from paging.twilio import gather_twiml, is_accept_reply, say_twiml, valid_signature
+from signaling import notify, supervision
+from signaling.clock import utc_now
+from signaling.directory import load_principal
+from signaling.errors import StandbyError
+from signaling.models import Facility, SupervisionSession, User
+from signaling.services import Services
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/twilio", include_in_schema=False)
+FAILED = {"failed", "undelivered", "no-answer", "busy", "canceled"}
+MACHINE = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, media_type="application/xml")
+
+
+async def _signed_form(request: Request) -> dict[str, str] | None:
+    services: Services = request.app.state.services
+    if services.twilio is None:
+        return None
+    # Twilio posts application/x-www-form-urlencoded; no multipart parser is needed.
+    params = dict(
+        parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    )
+    base = str(services.settings.public_base_url).rstrip("/")
+    url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not valid_signature(
+        services.twilio.auth_token.get_secret_value(),
+        url,
+        params,
+        request.headers.get("x-twilio-signature"),
+    ):
+        log.warning("twilio webhook %s: bad or missing signature, refused", request.url.path)
+        return None
+    return params
+
+
+def _refused() -> Response:
+    return Response(
+        '{"error": "forbidden", "detail": "invalid Twilio signature"}',
+        status_code=403,
+        media_type="application/json",
+    )
+
+
+async def _page(services: Services, page_id: int) -> Any:
+    async with services.db() as db:
+        return (await db.execute(select(pages).where(pages.c.id == page_id))).first()
+
+
+async def _accept_as(services: Services, user_id: int, session_id: str) -> str:
+    """Accept the session for the paged radiologist; returns what to tell them."""
+    async with services.db() as db, db.begin():
+        principal = await load_principal(db, user_id)
+        if principal is None:
+            return "Your account is not active."
+        now = utc_now()
+        try:
+            s = await supervision.accept(db, principal, session_id, now)
+        except StandbyError as exc:
+            return f"Not accepted: {exc.message}."
+        await services.pager.hold(db, s.id, now)
+    await notify.request_closed(services.hub, s, "taken")
+    await notify.session_changed(services.hub, s)
+    return "Accepted. Open Standby on your phone or laptop now to join the video."
+
+
+@router.post("/voice/{page_id}")
+async def voice(page_id: int, request: Request) -> Response:
+    params = await _signed_form(request)
+    if params is None:
+        return _refused()
+    services: Services = request.app.state.services
+    page = await _page(services, page_id)
+    if page is None:
+        return _twiml(say_twiml("This page is no longer valid. Goodbye."))
+    if params.get("AnsweredBy") in MACHINE:
+        await _set_status(services, page_id, PageStatus.FAILED, "voicemail: not reached")
+        return _twiml(say_twiml("Standby page. Please open Standby."))
+    async with services.db() as db:
+        session = await db.get(SupervisionSession, page.session_id)
+        facility = await db.get(Facility, session.facility_id) if session else None
+    site = facility.name if facility else "an imaging site"
+    action = str(services.settings.public_base_url).rstrip("/") + f"/twilio/voice/{page_id}/gather"
+    return _twiml(
+        gather_twiml(
+            f"Standby. Contrast supervision is needed at {site}. Press 1 to accept.", action
+        )
+    )
+
+
+@router.post("/voice/{page_id}/gather")
+async def gather(page_id: int, request: Request) -> Response:
+    params = await _signed_form(request)
+    if params is None:
+        return _refused()
+    services: Services = request.app.state.services
+    page = await _page(services, page_id)
+    if page is None or params.get("Digits") != "1":
+        return _twiml(say_twiml("Not accepted. Goodbye."))
+    return _twiml(say_twiml(await _accept_as(services, page.user_id, page.session_id)))
+
+
+@router.post("/sms")
+async def sms_reply(request: Request) -> Response:
+    params = await _signed_form(request)
+    if params is None:
+        return _refused()
+    services: Services = request.app.state.services
+    if not is_accept_reply(params.get("Body", "")):
+        return _twiml("<Response/>")
+    async with services.db() as db:
+        user = await db.scalar(select(User).where(User.mobile == params.get("From", "")))
+        latest = None
+        if user is not None:
+            latest = await db.scalar(
+                select(pages.c.session_id)
+                .join(SupervisionSession, SupervisionSession.id == pages.c.session_id)
+                .where(
+                    pages.c.user_id == user.id,
+                    pages.c.channel == "sms",
+                    pages.c.status == PageStatus.SENT,
+                    SupervisionSession.state == "paging",
+                )
+                .order_by(pages.c.id.desc())
+                .limit(1)
+            )
+    if user is None or latest is None:
+        return _twiml("<Response><Message>Standby: no open page to accept.</Message></Response>")
+    answer = await _accept_as(services, user.id, latest)
+    return _twiml(f"<Response><Message>Standby: {answer}</Message></Response>")
+
+
+@router.post("/status/{page_id}")
+async def status(page_id: int, request: Request) -> Response:
+    params = await _signed_form(request)
+    if params is None:
+        return _refused()
+    services: Services = request.app.state.services
+    state = params.get("MessageStatus") or params.get("CallStatus") or ""
+    if params.get("AnsweredBy") in MACHINE:
+        await _set_status(services, page_id, PageStatus.FAILED, "voicemail: not reached")
+    elif state in FAILED:
+        await _set_status(services, page_id, PageStatus.FAILED, f"carrier: {state}")
+    return Response(status_code=204)
+
+
+async def _set_status(services: Services, page_id: int, status: str, detail: str) -> None:
+    """Move a sent page to failed (once); later or repeated callbacks change nothing."""
+    async with services.db() as db, db.begin():
+        await db.execute(
+            update(pages)
+            .where(pages.c.id == page_id, pages.c.status == PageStatus.SENT)
+            .values(status=status, detail=detail)
+        )
+        session_id = await db.scalar(select(pages.c.session_id).where(pages.c.id == page_id))
+    if session_id:
+        await services.pager.notify(session_id, "page_failed")
