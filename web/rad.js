@@ -32,6 +32,7 @@ let me = null;
 const requests = new Map(); // session id -> request, as the lobby last described it
 const items = new Map(); // session id -> <li>
 let snapshotSeen = false;
+const pagedFor = new Set(); // requests the pager is paging us for
 const RELEASED_TEXT = "You handed the request back; it is open for other radiologists again.";
 let handedBack = null; // the request we just released: it reopens, but needs no ring for us
 let current = null; // the accepted session
@@ -136,8 +137,15 @@ function requestItem(request) {
     ),
     el("div", { class: "request-detail" }, `Technologist ${request.technologist.full_name}`),
     el("div", { class: "request-wait" }, "waiting 0:00"),
+    el("span", { class: "paged-badge", hidden: true }, "🔔 Paging you"),
     accept,
   );
+}
+
+function markPaged(node, paged) {
+  if (paged) node.dataset.paged = "true";
+  else delete node.dataset.paged;
+  show(node.querySelector(".paged-badge"), paged);
 }
 
 function renderLobby() {
@@ -157,6 +165,7 @@ function renderLobby() {
       node = requestItem(request);
       items.set(request.id, node);
     }
+    markPaged(node, pagedFor.has(request.id));
     list.append(node); // (re)ordered, never rebuilt: a button under a finger stays put
   }
   const count = requests.size;
@@ -200,8 +209,27 @@ function onOpened(request) {
   }
 }
 
+function onPaged(sessionId) {
+  if (current && current.id === sessionId) return;
+  pagedFor.add(sessionId); // (marked when its item shows, should the page come first)
+  renderLobby();
+  if (current) return; // busy with a call: the badge is enough
+  if (!beep()) {
+    notices.show("warn", "You are being paged for a request. Press “Enable sound” to hear pages.", "sound");
+  }
+}
+
+function onCovered(sessionId, by) {
+  const request = requests.get(sessionId);
+  const where = request ? `: ${request.facility.name}, ${request.room.name}` : "";
+  notices.show("info", `Covered by ${by}${where}.`, `covered-${sessionId}`);
+  pagedFor.delete(sessionId);
+  if (request && !(current && current.id === sessionId)) onClosed(sessionId);
+}
+
 function onClosed(sessionId) {
   requests.delete(sessionId);
+  pagedFor.delete(sessionId);
   renderLobby();
 }
 
@@ -488,6 +516,12 @@ function onMessage(message) {
       break;
     case "request_closed":
       onClosed(message.session_id);
+      break;
+    case "page":
+      onPaged(message.session_id);
+      break;
+    case "covered":
+      onCovered(message.session_id, message.by);
       break;
     case "joined":
       if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;

@@ -34,6 +34,15 @@ const REASONS = {
   other: "other",
 };
 const MAX_ICE_RETRIES = 5;
+// Why the pager skipped someone, in words (others are shown as the server gives them).
+const SKIP_REASONS = {
+  license_expired: "license expired",
+  no_license_in_state: "no license in this state",
+  not_privileged_at_facility: "no privileges here",
+  inactive: "account disabled",
+};
+const CHANNELS = { in_app: "in-app", sms: "SMS", voice: "voice call" };
+const NO_RADIOLOGIST = "No supervising radiologist — do not inject";
 
 const notices = new Notices($("notices"));
 const remoteVideo = $("remote-video");
@@ -47,6 +56,10 @@ let iceRetries = 0;
 let ticker = null;
 let localStream = null;
 let cameraReady = null;
+let paging = null; // the pager's run for the current session, as the server last described it
+let pagingUpdates = 0; // paging pushes seen: a slower GET must not overwrite a newer push
+let reasonPreselected = false;
+let socketOpened = false;
 
 const showSocket = socketPill($("ws-status"), notices, () => socket);
 const socket = new SignalingSocket({
@@ -55,7 +68,11 @@ const socket = new SignalingSocket({
     showSocket(state, info);
     if (state === "replaced") call.close(); // the other window has the call now
   },
-  onOpen: () => sendJoin(),
+  onOpen: () => {
+    sendJoin();
+    if (socketOpened) loadPaging(); // pushes may have been missed while the socket was away
+    socketOpened = true;
+  },
 });
 
 const call = new PeerCall({
@@ -205,12 +222,15 @@ function enterSession(session, resumed = false) {
   show($("call-panel"));
   $("call-panel").dataset.sessionId = session.id;
   $("cancel-reason").value = "";
+  paging = null;
+  reasonPreselected = false;
   if (resumed) notices.show("info", "Your open request was restored.", "resumed");
   renderSession();
   clearInterval(ticker);
   ticker = setInterval(tick, 250);
   tick();
   sendJoin();
+  loadPaging();
   keepScreenOn(true);
 }
 
@@ -248,6 +268,8 @@ async function refreshSession() {
 
 function finishSession(session) {
   current = null;
+  paging = null;
+  renderPaging();
   peerPresent = false;
   socket.send({ type: "leave" });
   call.close();
@@ -289,7 +311,8 @@ function renderSession() {
   const rad = s.radiologist;
   const name = rad ? `${rad.full_name}${rad.credentials ? `, ${rad.credentials}` : ""}` : "";
   let who;
-  if (!rad) who = "Paging radiologists… keep this page open.";
+  if (!rad && paging && paging.exhausted) who = "Nobody has accepted. Keep this page open.";
+  else if (!rad) who = "Paging radiologists… keep this page open.";
   else if (s.state === "joined") who = `With ${name}`;
   else who = `${name} accepted. Connecting video…`;
   $("radiologist").textContent = who;
@@ -298,6 +321,7 @@ function renderSession() {
   const end = $("end");
   end.textContent = joined ? "End session" : "Cancel request";
   end.dataset.action = joined ? "complete" : "cancel";
+  renderPaging();
   renderCall();
   tick();
 }
@@ -363,6 +387,134 @@ $("cancel-reason").addEventListener("change", () => {
   invalid($("cancel-reason"), false);
   notices.clear("end");
 });
+
+// --- the pager --------------------------------------------------------------------------------
+
+async function loadPaging() {
+  if (!current) return;
+  const id = current.id;
+  const seen = pagingUpdates;
+  try {
+    const { paging: summary } = await api("GET", `/api/sessions/${id}/paging`);
+    if (!current || current.id !== id || seen !== pagingUpdates) return;
+    paging = summary;
+    renderSession();
+  } catch (error) {
+    if (error.status === 401) goToLogin();
+  }
+}
+
+function onPaging(message) {
+  if (!current || message.session_id !== current.id) return;
+  pagingUpdates += 1;
+  paging = message.paging;
+  renderSession();
+}
+
+function channelOutcome(page) {
+  const label = CHANNELS[page.channel] || page.channel;
+  const why = page.detail ? ` (${page.detail})` : "";
+  switch (page.status) {
+    case "sent":
+      return `${label} ✓`;
+    case "pending":
+    case "sending":
+      return `${label} sending…`;
+    case "failed":
+      return `${label} failed${why}`;
+    case "skipped":
+      return `${label} skipped${why}`;
+    default:
+      return `${label} ${page.status}`;
+  }
+}
+
+/** One line per person: their channels' latest outcomes, or why they were skipped. */
+function pagedPeople(pages) {
+  const people = new Map();
+  for (const page of pages) {
+    if (!people.has(page.user_id)) people.set(page.user_id, { name: page.name, channels: new Map() });
+    people.get(page.user_id).channels.set(page.channel, page); // later pages (rounds) replace earlier
+  }
+  return [...people.entries()].map(([userId, { name, channels }]) => {
+    const outcomes = [];
+    const statuses = new Set();
+    for (const [channel, page] of channels) {
+      statuses.add(page.status);
+      if (channel === "-") {
+        outcomes.push(`skipped: ${SKIP_REASONS[page.detail] || page.detail || "not eligible"}`);
+      } else {
+        outcomes.push(channelOutcome(page));
+      }
+    }
+    const status = statuses.has("sent")
+      ? "sent"
+      : statuses.has("pending") || statuses.has("sending")
+        ? "pending"
+        : statuses.has("failed")
+          ? "failed"
+          : [...statuses][0] || "";
+    return el(
+      "li",
+      { class: "paging-person", dataset: { userId: userId, status } },
+      el("span", { class: "paging-name" }, name),
+      " — ",
+      el("span", { class: "paging-outcome" }, outcomes.join(" · ")),
+    );
+  });
+}
+
+function renderPaging() {
+  const panel = $("paging");
+  const alert = $("paging-alert");
+  const open = Boolean(current) && current.state !== "joined" && current.state !== "ended";
+  const p = open ? paging : null;
+  const exhausted = Boolean(p && p.exhausted);
+  show(panel, Boolean(p));
+  show(alert, exhausted);
+  document.body.classList.toggle("no-radiologist", exhausted);
+  if (exhausted && alert.dataset.sessionId !== current.id) {
+    alert.dataset.sessionId = current.id;
+    alert.replaceChildren(
+      el("strong", { class: "paging-alert-title" }, NO_RADIOLOGIST),
+      el(
+        "span",
+        { class: "paging-alert-detail" },
+        "Every tier was paged and nobody accepted. Cancel the request below, or keep waiting for a radiologist.",
+      ),
+    );
+  } else if (!exhausted) {
+    delete alert.dataset.sessionId;
+    alert.replaceChildren();
+  }
+  if (exhausted && !reasonPreselected) {
+    reasonPreselected = true;
+    const reason = $("cancel-reason");
+    if (reason && !reason.value) reason.value = "no_radiologist";
+  }
+  if (!p) return;
+  panel.dataset.state = p.state || "";
+  panel.dataset.exhausted = exhausted ? "true" : "false";
+  const tiers = p.tiers || 0;
+  const tier = typeof p.tier === "number" ? p.tier + 1 : 0;
+  let head;
+  let status = "";
+  if (p.state === "held") {
+    const name = current.radiologist ? current.radiologist.full_name : "A radiologist";
+    head = `${name} accepted — joining…`;
+  } else if (exhausted) {
+    head = `Tier ${tier || tiers} of ${tiers}`;
+    status = "nobody accepted";
+  } else if (p.state === "stopped") {
+    head = "Paging stopped";
+  } else {
+    head = tier ? `Tier ${tier} of ${tiers}` : "Paging";
+    status = p.round ? `repeat ${p.round} · paging…` : "paging…";
+  }
+  $("paging-tier").textContent = head;
+  $("paging-status").textContent = status;
+  $("paging-pages").replaceChildren(...pagedPeople(p.pages || []));
+}
 
 // --- the call ---------------------------------------------------------------------------------
 
@@ -469,6 +621,9 @@ function onMessage(message) {
       break;
     case "session":
       updateSession(message.session);
+      break;
+    case "paging":
+      onPaging(message);
       break;
     case "error":
       if (message.code === "not_joined" && !current) break; // a late message after leaving
