@@ -232,10 +232,11 @@ class Engine:
 
     async def advance(self, now: datetime) -> int:
         """Fire every due tier, then send every due page. Returns how many things it did."""
-        done = 0
+        done = await self._dispatch(now)
         while await self._fire_one_timer(now):
-            done += 1
-        done += await self._dispatch(now)
+            # Send what this tier created before firing the next one: a backlog of tiers must
+            # not hold back pages that are already due.
+            done += 1 + await self._dispatch(now)
         return done
 
     async def next_due(self) -> datetime | None:
@@ -256,12 +257,30 @@ class Engine:
         return min(due) if due else None
 
     async def run(self, clock: Callable[[], datetime], stopping: asyncio.Event) -> None:
-        """Poll until ``stopping`` is set; one failed round never stops the loop."""
+        """Poll until ``stopping`` is set: tiers and sends in two loops, so pages already due never
+        wait behind tier work; one failed round never stops a loop."""
+
+        async def fire(now: datetime) -> None:
+            while await self._fire_one_timer(now):
+                pass
+
+        await asyncio.gather(
+            self._loop("tiers", fire, clock, stopping),
+            self._loop("outbox", self._dispatch, clock, stopping),
+        )
+
+    async def _loop(
+        self,
+        name: str,
+        work: Callable[[datetime], Awaitable[object]],
+        clock: Callable[[], datetime],
+        stopping: asyncio.Event,
+    ) -> None:
         while not stopping.is_set():
             try:
-                await self.advance(clock())
+                await work(clock())
             except Exception:
-                log.exception("pager %s: a round failed; trying again", self.worker)
+                log.exception("pager %s: a round of %s failed; trying again", self.worker, name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), POLL_S)
 

@@ -34,6 +34,9 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from paging.carrier import CarrierError
 
 logger = logging.getLogger(__name__)
+# twilio's HTTP client logs every request and its headers at INFO; ours say what matters, masked.
+logging.getLogger("twilio.async_http_client").setLevel(logging.WARNING)
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 SMS_SEGMENT = 160  # GSM-7 characters in one SMS segment

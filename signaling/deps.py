@@ -33,11 +33,14 @@ async def _db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 
-async def _principal(request: Request, services: ServicesDep, db: Db) -> Principal:
+async def _principal(request: Request, services: ServicesDep) -> Principal:
+    # Its own short transaction, released before the route runs: a request never holds two pooled
+    # connections at once (holding one while waiting for another deadlocks the pool under load).
     token = request.cookies.get(services.settings.cookie_name)
-    principal = await auth.resolve(
-        db, services.settings.secret_key, token, utc_now(), services.idle
-    )
+    async with services.db() as db, db.begin():
+        principal = await auth.resolve(
+            db, services.settings.secret_key, token, utc_now(), services.idle
+        )
     if principal is None:
         raise NotAuthenticated("log in first (no login, or it expired)")
     return principal

@@ -31,6 +31,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from enum import Enum
 from typing import Literal, TypeVar
@@ -75,6 +76,7 @@ class RecordedRequest:
     path: str
     form: tuple[tuple[str, str], ...]
     status: int
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when the fake received it
 
     def get(self, name: str) -> str | None:
         return next((value for key, value in self.form if key == name), None)
