@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media.participant import RADIOLOGIST, TECHNOLOGIST, Participant  # noqa: E402
+from tests.live import ServiceFailed, free_port, wait_healthy  # noqa: E402
 
 log = logging.getLogger("bench.join_latency")
 DIRECTORY = ROOT / "tests" / "directory.yaml"
@@ -72,16 +72,10 @@ class Service:
         return self.url.replace("http://", "ws://", 1) + "/ws"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_service(workdir: Path) -> Iterator[Service]:
     """``standby serve`` on a free port with a fresh SQLite database holding tests/directory.yaml."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "STANDBY_ENVIRONMENT": "development",
@@ -110,7 +104,10 @@ def running_service(workdir: Path) -> Iterator[Service]:
             cwd=workdir,
         )
         try:
-            _wait_healthy(url, process, log_path)
+            try:
+                wait_healthy(url, process, log_path.read_text)
+            except ServiceFailed as exc:
+                raise SystemExit(str(exc)) from None
             yield Service(url, log_path)
         finally:
             process.terminate()
@@ -119,20 +116,6 @@ def running_service(workdir: Path) -> Iterator[Service]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(
-                f"standby serve exited ({process.returncode}):\n{log_path.read_text()}"
-            )
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"standby serve did not become healthy:\n{log_path.read_text()}")
 
 
 # --- one run -----------------------------------------------------------------------------------

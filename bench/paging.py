@@ -41,6 +41,7 @@ from paging.store import pages, timers  # noqa: E402
 from signaling.database import make_engine, make_session_factory  # noqa: E402
 from signaling.models import SupervisionSession  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio, run_fake_twilio  # noqa: E402
+from tests.live import free_port, wait_healthy  # noqa: E402
 
 PASSWORD = "bench-password-1"
 DIRECTORY = f"""
@@ -114,14 +115,6 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def service(env: dict[str, str], port: int, workers: int) -> Iterator[None]:
     process = subprocess.Popen(
@@ -141,14 +134,7 @@ def service(env: dict[str, str], port: int, workers: int) -> Iterator[None]:
         cwd=ROOT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("standby serve did not start")
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
         yield
     finally:
         process.terminate()

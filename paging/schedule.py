@@ -56,6 +56,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def iana_timezone(value: str) -> str:
+    """``value`` if it names an IANA time zone; a validator for every ``timezone`` field."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"expected an IANA time zone such as America/Chicago, got {value!r}"
+        ) from exc
+    return value
+
+
 def parse_duration(value: object) -> object:
     """``"12h"``, ``"7d"``, ``"90m"``, ``"1d12h"`` or ``"2w"`` as a timedelta; other strings pass on.
 
@@ -204,16 +215,7 @@ class Schedule(_Frozen):
     rotations: tuple[Rotation, ...] = Field(min_length=1)
     overrides: tuple[Override, ...] = ()
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"expected an IANA time zone such as America/Chicago, got {value!r}"
-            ) from exc
-        return value
+    _timezone = field_validator("timezone")(iana_timezone)
 
     @model_validator(mode="after")
     def _unique_rotation_names(self) -> Schedule:

@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling import auth
-from signaling.clock import utc_now
 from signaling.directory import Principal
 from signaling.errors import Forbidden, NotAuthenticated
 from signaling.roles import Role
@@ -34,13 +32,7 @@ Db = Annotated[AsyncSession, Depends(_db, scope="function")]
 
 
 async def _principal(request: Request, services: ServicesDep) -> Principal:
-    # Its own short transaction, released before the route runs: a request never holds two pooled
-    # connections at once (holding one while waiting for another deadlocks the pool under load).
-    token = request.cookies.get(services.settings.cookie_name)
-    async with services.db() as db, db.begin():
-        principal = await auth.resolve(
-            db, services.settings.secret_key, token, utc_now(), services.idle
-        )
+    principal = await services.login_of(request.cookies.get(services.settings.cookie_name))
     if principal is None:
         raise NotAuthenticated("log in first (no login, or it expired)")
     return principal

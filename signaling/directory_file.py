@@ -10,7 +10,6 @@ transaction: a file with any error changes nothing.
 from __future__ import annotations
 
 import json
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.policy import EscalationPolicy, TargetKind, default_policy
-from paging.schedule import Schedule
+from paging.schedule import Schedule, iana_timezone
 from signaling.clock import utc_now
 from signaling.errors import InvalidInput
 from signaling.models import (
@@ -154,16 +153,7 @@ class FacilitySpec(_Strict):
 
     _state = field_validator("state")(_us_state)
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"expected an IANA time zone such as America/Chicago, got {value!r}"
-            ) from exc
-        return value
+    _timezone = field_validator("timezone")(iana_timezone)
 
     @model_validator(mode="after")
     def _one_way_to_say_policy(self) -> FacilitySpec:

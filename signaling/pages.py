@@ -12,8 +12,6 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from signaling import auth
-from signaling.clock import utc_now
 from signaling.directory import Principal
 from signaling.roles import Role
 from signaling.services import Services
@@ -28,14 +26,7 @@ def _page(name: str) -> FileResponse:
 
 async def _who(request: Request) -> Principal | None:
     services: Services = request.app.state.services
-    async with services.db() as db, db.begin():
-        return await auth.resolve(
-            db,
-            services.settings.secret_key,
-            request.cookies.get(services.settings.cookie_name),
-            utc_now(),
-            services.idle,
-        )
+    return await services.login_of(request.cookies.get(services.settings.cookie_name))
 
 
 async def _console(request: Request, role: Role, page: str) -> Response:

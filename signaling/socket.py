@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from signaling import auth, notify, supervision
+from signaling import notify, supervision
 from signaling.clock import utc_now
 from signaling.closecodes import CloseCode
 from signaling.directory import Principal, eligible_facility_ids
@@ -306,12 +306,6 @@ def _json(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
 
 
-async def authenticate(websocket: WebSocket, services: Services) -> Principal | None:
-    token = websocket.cookies.get(services.settings.cookie_name)
-    async with services.db() as db, db.begin():
-        return await auth.resolve(db, services.settings.secret_key, token, utc_now(), services.idle)
-
-
 async def endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     if not origin_allowed(websocket, services):
@@ -319,7 +313,7 @@ async def endpoint(websocket: WebSocket) -> None:
             websocket, CloseCode.FORBIDDEN_ORIGIN, "forbidden_origin", "this page is not ours"
         )
         return
-    principal = await authenticate(websocket, services)
+    principal = await services.login_of(websocket.cookies.get(services.settings.cookie_name))
     if principal is None:
         await _refuse(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated", "log in first")
         return

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class ServiceFailed(RuntimeError):
+    """A `standby serve` process exited, or did not answer /healthz in time."""
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], output: Callable[[], str] = str, timeout: float = 30
+) -> None:
+    """Block until ``url``/healthz answers 200; ``output()`` says what the server printed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed(f"standby serve exited with {process.returncode}:\n{output()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise ServiceFailed(f"standby serve did not become healthy in {timeout:g} s:\n{output()}")
 
 
 @dataclass

@@ -7,18 +7,16 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
 from signaling.config import Settings
 from tests.conftest import REDIS_URL
-from tests.live import LiveServer, connect, free_port, login
+from tests.live import LiveServer, connect, free_port, login, wait_healthy
 from tests.signaling.helpers import accept, get_session, open_session
 
 pytestmark = pytest.mark.redis
@@ -45,17 +43,8 @@ def serve(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
             process.stderr.close()
 
 
-def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"standby serve exited with {process.returncode}: {err[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("standby serve did not become healthy")
+def _stderr(process: subprocess.Popen[bytes]) -> str:
+    return process.stderr.read().decode()[-2000:] if process.stderr else ""
 
 
 @pytest.fixture
@@ -85,8 +74,8 @@ def two_workers(database_url: str, redis_prefix: str) -> Iterator[tuple[LiveServ
         serve(env, "--port", str(ports[0]), "--no-migrate") as first,
         serve(env, "--port", str(ports[1]), "--no-migrate") as second,
     ):
-        wait_healthy(ports[0], first)
-        wait_healthy(ports[1], second)
+        for port, process in ((ports[0], first), (ports[1], second)):
+            wait_healthy(f"http://127.0.0.1:{port}", process, lambda p=process: _stderr(p))
         settings = Settings(**{k.removeprefix("STANDBY_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         yield LiveServer(settings, ports[0]), LiveServer(settings, ports[1])
 
