@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from media.participant import RADIOLOGIST, TECHNOLOGIST, Participant  # noqa: E402
-from tests.live import ServiceFailed, free_port, wait_healthy  # noqa: E402
+from tests.live import ServiceFailed, free_port, stop_process, wait_healthy  # noqa: E402
 
 log = logging.getLogger("bench.join_latency")
 DIRECTORY = ROOT / "tests" / "directory.yaml"
@@ -110,12 +110,7 @@ def running_service(workdir: Path) -> Iterator[Service]:
                 raise SystemExit(str(exc)) from None
             yield Service(url, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 # --- one run -----------------------------------------------------------------------------------
@@ -185,7 +180,7 @@ class Api:
         return str(response.json()["session"]["id"])
 
     async def accept(self, session_id: str) -> None:
-        (await self.rad.post(f"/api/sessions/{session_id}/accept")).raise_for_status()
+        (await self.rad.post(f"/api/sessions/{session_id}/join")).raise_for_status()
 
     async def session(self, session_id: str) -> dict[str, Any]:
         response = await self.tech.get(f"/api/sessions/{session_id}")

@@ -27,14 +27,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paging.carrier import CarrierError
-from paging.policy import Channel, EscalationPolicy, Target, exhausted_at_s, firings
+from paging.policy import (
+    Channel,
+    EscalationPolicy,
+    FinalAction,
+    Target,
+    exhausted_at_s,
+    firings,
+)
 from paging.store import pages, runs, timers
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,7 @@ LEASE = timedelta(milliseconds=750)
 RENEW_EVERY_S = 0.25
 POLL_S = 0.05
 BATCH = 50
+MAX_IN_FLIGHT = 20  # batches of pages being sent at once by one worker
 
 
 class RunState:
@@ -87,6 +95,21 @@ class Directory(Protocol):
         self, db: AsyncSession, facility_id: int, target: Target, now: datetime
     ) -> Resolution: ...
 
+    async def supervisors(self, db: AsyncSession, facility_id: int) -> tuple[Recipient, ...]:
+        """Who is told when paging runs out (the final action)."""
+        ...
+
+
+class Purpose:
+    PAGE = "page"  # asks a radiologist to supervise
+    ALERT = "alert"  # tells a supervisor that paging ran out
+
+
+ALERT_TIER = -1
+ALERT_CHANNELS = (Channel.IN_APP, Channel.SMS)
+# A failed or undelivered page moves its person to the next of these not yet tried in that tier.
+FAILOVER_ORDER = (Channel.SMS, Channel.VOICE, Channel.IN_APP)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -100,6 +123,7 @@ class Page:
     tier: int
     round: int
     attempts: int = 1
+    purpose: str = Purpose.PAGE
 
 
 class Sender(Protocol):
@@ -121,6 +145,43 @@ def page_key(session_id: str, tier: int, round_: int, user_id: int, channel: str
     return f"{session_id}/{round_}/{tier}/{user_id}/{channel}"
 
 
+def alert_key(session_id: str, user_id: int, channel: str) -> str:
+    return f"{session_id}/alert/{user_id}/{channel}"
+
+
+def _page_row(
+    *,
+    key: str,
+    session_id: str,
+    user_id: int,
+    name: str,
+    channel: str,
+    tier: int,
+    round_: int,
+    status: str,
+    now: datetime,
+    detail: str | None = None,
+    address: str | None = None,
+    purpose: str = Purpose.PAGE,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "session_id": session_id,
+        "user_id": user_id,
+        "user_name": name,
+        "channel": channel,
+        "purpose": purpose,
+        "tier": tier,
+        "round": round_,
+        "status": status,
+        "detail": detail,
+        "address": address,
+        "created_at": now,
+        "due_at": now,
+        "attempts": 0,
+    }
+
+
 class Engine:
     def __init__(
         self,
@@ -140,6 +201,17 @@ class Engine:
         self.grace = grace
         self.notify = notify
         self.max_attempts = max_attempts
+        # Set by ``run``: wake the loops at once instead of at the next poll.
+        self._running = False
+        self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._tiers_due = asyncio.Event()
+        self._outbox_due = asyncio.Event()
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def poke(self) -> None:
+        """Work may be due now (a session opened, an accept lapsed): look without waiting for the
+        next poll. Other workers still find it within one poll."""
+        self._tiers_due.set()
 
     # --- called by the service, inside its own transactions ---------------------------------
 
@@ -150,8 +222,11 @@ class Engine:
         facility_id: int,
         policy: EscalationPolicy,
         now: datetime,
-    ) -> None:
-        """Begin paging ``session_id``: snapshot the policy and write every timer (caller commits)."""
+    ) -> list[Page]:
+        """Begin paging ``session_id`` (caller commits): snapshot the policy, write every timer,
+        and fire the tiers due at once in this same transaction, their pages already claimed by
+        this worker. After committing, hand the returned pages to ``deliver``; should the process
+        die first, their lease lapses and any worker sends them."""
         await db.execute(
             insert(runs).values(
                 session_id=session_id,
@@ -161,12 +236,51 @@ class Engine:
                 state=RunState.ACTIVE,
             )
         )
+        ids = await self._write_timers(db, session_id, policy, now, 0)
+        fresh: list[Page] = []
+        for firing, timer_id in zip(firings(policy), ids, strict=False):
+            if firing.at_s > 0:
+                break
+            try:
+                fired = await self._fire_tier(
+                    db, session_id, facility_id, policy, firing.tier, firing.round, now
+                )
+            except Exception:
+                # Opening the session must not fail with its first tier: the timer stays due
+                # and the pager loop fires it (and retries) at its next poll.
+                log.exception("session %s: the first tier failed; the pager retries", session_id)
+                break
+            await db.execute(
+                update(timers)
+                .where(timers.c.id == timer_id)
+                .values(done_at=now, outcome="fired" if fired else "skipped_empty")
+            )
+            if not fired:
+                await self._pull_next_forward(db, session_id, now)
+            fresh += fired
+        return fresh
+
+    async def deliver(self, fresh: list[Page], now: datetime) -> None:
+        """Send pages this worker claimed in a committed transaction (``start``): in the
+        background when running, else before returning."""
+        if not fresh:
+            return
+        if self._running:
+            self._send_in_background(fresh, now)
+        else:
+            await self._deliver(fresh, now)
+
+    @staticmethod
+    async def _write_timers(
+        db: AsyncSession, session_id: str, policy: EscalationPolicy, now: datetime, base: int
+    ) -> list[int]:
+        """Every firing's timer and the exhaustion timer; their ids, in ``firings`` order."""
         rows: list[dict[str, Any]] = [
             {
                 "session_id": session_id,
                 "kind": "tier",
                 "tier": f.tier,
-                "round": f.round,
+                "round": base + f.round,
                 "due_at": now + timedelta(seconds=f.at_s),
             }
             for f in firings(policy)
@@ -180,7 +294,10 @@ class Engine:
                 "due_at": now + timedelta(seconds=exhausted_at_s(policy)),
             }
         )
-        await db.execute(insert(timers), rows)
+        ids = await db.execute(
+            insert(timers).returning(timers.c.id, sort_by_parameter_order=True), rows
+        )
+        return list(ids.scalars())
 
     async def hold(self, db: AsyncSession, session_id: str, now: datetime) -> None:
         """Someone accepted: no further tier fires until the grace window ends (caller commits)."""
@@ -191,12 +308,48 @@ class Engine:
         )
 
     async def resume(self, db: AsyncSession, session_id: str) -> None:
-        """The accepting radiologist released: escalation goes on at once (caller commits)."""
+        """Every accepting radiologist released: escalation goes on at once (caller commits)."""
         await db.execute(
             update(runs)
             .where(runs.c.session_id == session_id, runs.c.state == RunState.HELD)
             .values(state=RunState.ACTIVE, held_until=None)
         )
+
+    async def repage(self, db: AsyncSession, session_id: str, now: datetime, reason: str) -> bool:
+        """Page again from the first tier (the radiologist who joined handed the session back, or
+        their media is gone): new rounds of the session's own policy snapshot, from ``now``.
+        Rounds continue the session's numbering, so every new page has a new idempotency key.
+        Returns False if the session was never paged (caller commits)."""
+        run = (await db.execute(select(runs).where(runs.c.session_id == session_id))).first()
+        if run is None:
+            return False
+        policy = EscalationPolicy.model_validate(run.policy)
+        last = await db.scalar(
+            select(timers.c.round)
+            .where(timers.c.session_id == session_id, timers.c.round.is_not(None))
+            .order_by(timers.c.round.desc())
+            .limit(1)
+        )
+        base = (last or 0) + 1
+        await db.execute(
+            update(timers)
+            .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
+            .values(done_at=now, outcome="superseded")
+        )
+        await db.execute(
+            update(runs)
+            .where(runs.c.session_id == session_id)
+            .values(
+                state=RunState.ACTIVE,
+                held_until=None,
+                stopped_at=None,
+                stop_reason=None,
+                repaged=runs.c.repaged + 1,
+            )
+        )
+        await self._write_timers(db, session_id, policy, now, base)
+        log.info("session %s: paging again from round %d (%s)", session_id, base, reason)
+        return True
 
     async def stop(
         self, db: AsyncSession, session_id: str, reason: str, now: datetime
@@ -223,7 +376,11 @@ class Engine:
         )
         paged = await db.scalars(
             select(pages.c.user_id)
-            .where(pages.c.session_id == session_id, pages.c.status == PageStatus.SENT)
+            .where(
+                pages.c.session_id == session_id,
+                pages.c.status == PageStatus.SENT,
+                pages.c.purpose == Purpose.PAGE,
+            )
             .distinct()
         )
         return sorted(paged)
@@ -240,13 +397,9 @@ class Engine:
         return done
 
     async def next_due(self) -> datetime | None:
+        """When the next timer or pending page is due, if any."""
         async with self.db() as db:
-            timer = await db.scalar(
-                select(timers.c.due_at)
-                .where(timers.c.done_at.is_(None))
-                .order_by(timers.c.due_at)
-                .limit(1)
-            )
+            timer = await _next_timer_due(db)
             page = await db.scalar(
                 select(pages.c.due_at)
                 .where(pages.c.status == PageStatus.PENDING)
@@ -257,37 +410,65 @@ class Engine:
         return min(due) if due else None
 
     async def run(self, clock: Callable[[], datetime], stopping: asyncio.Event) -> None:
-        """Poll until ``stopping`` is set: tiers and sends in two loops, so pages already due never
-        wait behind tier work; one failed round never stops a loop."""
+        """Until ``stopping`` is set: tiers and sends in two loops, so pages already due never wait
+        behind tier work, each woken at once by work of this worker and polling every ``POLL_S``
+        for everyone else's; pages are sent concurrently, at most ``MAX_IN_FLIGHT`` batches at a
+        time; one failed round never stops a loop."""
 
-        async def fire(now: datetime) -> None:
+        async def fire(now: datetime) -> float:
             while await self._fire_one_timer(now):
-                pass
+                now = clock()
+            # Sleep until the next timer is due, if that is sooner than the next poll: a tier
+            # fires on its due time, not up to a poll later.
+            async with self.db() as db:
+                due = await _next_timer_due(db)
+            return POLL_S if due is None else (due - clock()).total_seconds()
 
-        await asyncio.gather(
-            self._loop("tiers", fire, clock, stopping),
-            self._loop("outbox", self._dispatch, clock, stopping),
-        )
+        async def wake_on_stop() -> None:
+            await stopping.wait()
+            self._tiers_due.set()
+            self._outbox_due.set()
+
+        self._running, self._clock = True, clock
+        waker = asyncio.create_task(wake_on_stop())
+        try:
+            await asyncio.gather(
+                self._loop("tiers", fire, self._tiers_due, clock, stopping),
+                self._loop("outbox", self._dispatch_some, self._outbox_due, clock, stopping),
+            )
+        finally:
+            waker.cancel()
+            if self._sending:
+                await asyncio.gather(*self._sending, return_exceptions=True)
+            self._running = False
 
     async def _loop(
         self,
         name: str,
         work: Callable[[datetime], Awaitable[object]],
+        wake: asyncio.Event,
         clock: Callable[[], datetime],
         stopping: asyncio.Event,
     ) -> None:
+        """Do ``work``, then wait to be woken, for the next poll, or for as many seconds as
+        ``work`` returned if that is sooner."""
         while not stopping.is_set():
+            wake.clear()
+            wait = POLL_S
             try:
-                await work(clock())
+                soonest = await work(clock())
+                if isinstance(soonest, float):
+                    wait = min(POLL_S, max(0.002, soonest))  # (no spinning on a locked one)
             except Exception:
                 log.exception("pager %s: a round of %s failed; trying again", self.worker, name)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), POLL_S)
+                await asyncio.wait_for(wake.wait(), wait)
 
     # --- tiers --------------------------------------------------------------------------------
 
     async def _fire_one_timer(self, now: datetime) -> bool:
         notices: list[tuple[str, str]] = []
+        fresh: list[Page] = []
         async with self.db() as db, db.begin():
             candidate = await db.execute(
                 select(
@@ -325,6 +506,9 @@ class Engine:
                     .where(runs.c.session_id == row.session_id)
                     .values(state=RunState.STOPPED, stopped_at=now, stop_reason="exhausted")
                 )
+                policy = EscalationPolicy.model_validate(run.policy)
+                if policy.final_action is FinalAction.NOTIFY_SUPERVISORS:
+                    await self._alert_supervisors(db, row.session_id, run.facility_id, now)
                 await self._set_outcome(db, row.id, "exhausted")
                 notices.append((row.session_id, "exhausted"))
             else:
@@ -336,15 +520,17 @@ class Engine:
                     )
                     notices.append((row.session_id, "resumed"))
                 policy = EscalationPolicy.model_validate(run.policy)
-                paged = await self._fire_tier(
+                fresh = await self._fire_tier(
                     db, row.session_id, run.facility_id, policy, row.tier, row.round, now
                 )
-                await self._set_outcome(db, row.id, "fired" if paged else "skipped_empty")
-                if not paged:
+                await self._set_outcome(db, row.id, "fired" if fresh else "skipped_empty")
+                if not fresh:
                     await self._pull_next_forward(db, row.session_id, now)
                 notices.append((row.session_id, "tier_fired"))
+        # Claimed by this worker in the tier's own transaction: sent now, not after a poll.
+        await self.deliver(fresh, now)
         for session_id, what in notices:
-            await self._tell(session_id, what)
+            await self.tell(session_id, what)
         return True
 
     async def _fire_tier(
@@ -356,7 +542,9 @@ class Engine:
         tier_index: int,
         round_: int,
         now: datetime,
-    ) -> int:
+    ) -> list[Page]:
+        """Write the tier's pages, already claimed by this worker (``sending``, with a lease), and
+        the skipped rows; return the pages to send."""
         tier = policy.tiers[tier_index]
         recipients: dict[int, Recipient] = {}
         skipped: dict[int, Skip] = {}
@@ -390,24 +578,21 @@ class Engine:
             if key not in existing:
                 existing.add(key)
                 rows.append(
-                    {
-                        "key": key,
-                        "session_id": session_id,
-                        "user_id": user_id,
-                        "user_name": name,
-                        "channel": channel,
-                        "tier": tier_index,
-                        "round": round_,
-                        "status": status,
-                        "detail": detail,
-                        "address": address,
-                        "created_at": now,
-                        "due_at": now,
-                        "attempts": 0,
-                    }
+                    _page_row(
+                        key=key,
+                        session_id=session_id,
+                        user_id=user_id,
+                        name=name,
+                        channel=channel,
+                        tier=tier_index,
+                        round_=round_,
+                        status=status,
+                        now=now,
+                        detail=detail,
+                        address=address,
+                    )
                 )
 
-        paged = 0
         for person in recipients.values():
             for channel in tier.channels:
                 if channel in (Channel.SMS, Channel.VOICE) and not person.mobile:
@@ -431,24 +616,50 @@ class Engine:
                         person.user_id,
                         person.name,
                         channel.value,
-                        PageStatus.PENDING,
+                        PageStatus.SENDING,
                         address=person.mobile,
                     )
-                    paged += 1
         for skip in skipped.values():
             if skip.user_id not in recipients:
                 add(skip.user_id, skip.name, "-", PageStatus.SKIPPED, detail=skip.reason)
-        if rows:
-            await db.execute(insert(pages), rows)
+        sending = [r for r in rows if r["status"] == PageStatus.SENDING]
+        for r in sending:
+            r["attempts"], r["lease_until"] = 1, self._lease_from(now) + LEASE
+        fresh: list[Page] = []
+        if sending:
+            ids = await db.execute(insert(pages).returning(pages.c.id, pages.c.key), sending)
+            by_key = {key: page_id for page_id, key in ids.all()}
+            fresh = [
+                Page(
+                    id=by_key[r["key"]],
+                    key=r["key"],
+                    session_id=session_id,
+                    user_id=r["user_id"],
+                    user_name=r["user_name"],
+                    channel=Channel(r["channel"]),
+                    address=r["address"],
+                    tier=tier_index,
+                    round=round_,
+                )
+                for r in sending
+            ]
+        skipped_rows = [r for r in rows if r["status"] != PageStatus.SENDING]
+        if skipped_rows:
+            await db.execute(insert(pages), skipped_rows)
         log.info(
             "session %s: tier %d round %d fired: %d pages, %d skipped",
             session_id,
             tier_index,
             round_,
-            paged,
-            len(rows) - paged,
+            len(fresh),
+            len(skipped_rows),
         )
-        return paged
+        return fresh
+
+    def _lease_from(self, now: datetime) -> datetime:
+        """Leases count from the real moment of the claim when running (``now`` may be the start
+        of a long round), from the given time under ``advance``."""
+        return self._clock() if self._running else now
 
     async def _pull_next_forward(self, db: AsyncSession, session_id: str, now: datetime) -> None:
         next_id = await db.scalar(
@@ -461,6 +672,108 @@ class Engine:
         )
         if next_id is not None:
             await db.execute(update(timers).where(timers.c.id == next_id).values(due_at=now))
+
+    async def _alert_supervisors(
+        self, db: AsyncSession, session_id: str, facility_id: int, now: datetime
+    ) -> None:
+        """The final action: every supervisor of the facility, in-app and by SMS, through the
+        outbox (durable, at least once, one row per person and channel)."""
+        rows = []
+        for person in await self.directory.supervisors(db, facility_id):
+            for channel in ALERT_CHANNELS:
+                usable = channel in self.senders and (channel is Channel.IN_APP or person.mobile)
+                rows.append(
+                    _page_row(
+                        key=alert_key(session_id, person.user_id, channel.value),
+                        session_id=session_id,
+                        user_id=person.user_id,
+                        name=person.name,
+                        channel=channel.value,
+                        tier=ALERT_TIER,
+                        round_=0,
+                        status=PageStatus.PENDING if usable else PageStatus.SKIPPED,
+                        now=now,
+                        detail=None if usable else f"no {channel.value} for this supervisor",
+                        address=person.mobile if channel is Channel.SMS else None,
+                        purpose=Purpose.ALERT,
+                    )
+                )
+        if rows:
+            await db.execute(insert(pages), rows)
+        else:
+            log.warning("session %s: paging ran out and the facility has no supervisor", session_id)
+
+    async def _failover(self, db: AsyncSession, failed: Any, now: datetime) -> bool:
+        """A page failed for good: page that person on their next channel at once, unless every
+        channel was already tried in that tier or paging has stopped. Idempotent on the key."""
+        if failed.purpose != Purpose.PAGE:
+            return False
+        state = await db.scalar(select(runs.c.state).where(runs.c.session_id == failed.session_id))
+        if state is None or state == RunState.STOPPED:
+            return False
+        tried = set(
+            await db.scalars(
+                select(pages.c.channel).where(
+                    pages.c.session_id == failed.session_id,
+                    pages.c.tier == failed.tier,
+                    pages.c.round == failed.round,
+                    pages.c.user_id == failed.user_id,
+                )
+            )
+        )
+        for channel in FAILOVER_ORDER:
+            if channel.value in tried or channel not in self.senders:
+                continue
+            if channel is not Channel.IN_APP and not failed.address:
+                continue
+            key = page_key(failed.session_id, failed.tier, failed.round, failed.user_id, channel)
+            await db.execute(
+                insert(pages).values(
+                    _page_row(
+                        key=key,
+                        session_id=failed.session_id,
+                        user_id=failed.user_id,
+                        name=failed.user_name,
+                        channel=channel.value,
+                        tier=failed.tier,
+                        round_=failed.round,
+                        status=PageStatus.PENDING,
+                        now=now,
+                        detail=f"{failed.channel} failed",
+                        address=None if channel is Channel.IN_APP else failed.address,
+                    )
+                )
+            )
+            log.info(
+                "page %s via %s failed; paging user %s via %s now",
+                failed.id,
+                failed.channel,
+                failed.user_id,
+                channel.value,
+            )
+            return True
+        return False
+
+    async def page_failed(self, page_id: int, detail: str, now: datetime) -> str | None:
+        """A carrier says a sent page was not delivered (failed, undelivered, no answer, a
+        machine answered): record it once and move the person to their next channel at once.
+        Repeated or late callbacks change nothing. Returns the session id if this call changed it."""
+        async with self.db() as db, db.begin():
+            moved = await db.execute(
+                update(pages)
+                .where(
+                    pages.c.id == page_id,
+                    pages.c.status.in_([PageStatus.SENT, PageStatus.SENDING]),
+                )
+                .values(status=PageStatus.FAILED, detail=detail[:200], lease_until=None)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            failed = (await db.execute(select(pages).where(pages.c.id == page_id))).one()
+            await self._failover(db, failed, now)
+        self._outbox_due.set()
+        await self.tell(failed.session_id, "page_failed")
+        return str(failed.session_id)
 
     @staticmethod
     async def _set_outcome(db: AsyncSession, timer_id: int, outcome: str) -> None:
@@ -490,7 +803,7 @@ class Engine:
                     .where(pages.c.id == row.id, due)
                     .values(
                         status=PageStatus.SENDING,
-                        lease_until=now + LEASE,
+                        lease_until=self._lease_from(now) + LEASE,
                         attempts=row.attempts + 1,
                     )
                 )
@@ -507,15 +820,37 @@ class Engine:
                             tier=row.tier,
                             round=row.round,
                             attempts=row.attempts + 1,
+                            purpose=row.purpose,
                         )
                     )
         return claimed
 
     async def _dispatch(self, now: datetime) -> int:
+        """Claim due pages and send them; returns when they are sent and recorded."""
         claimed = await self._claim(now)
-        if not claimed:
-            return 0
-        renewing = asyncio.create_task(self._renew([p.id for p in claimed], now))
+        if claimed:
+            await self._deliver(claimed, now)
+        return len(claimed)
+
+    async def _dispatch_some(self, now: datetime) -> None:
+        """Claim due pages and send them in the background, so a slow carrier call never holds up
+        the next claim; looks again at once while there is more to claim."""
+        while len(self._sending) < MAX_IN_FLIGHT:
+            claimed = await self._claim(now)
+            if not claimed:
+                return
+            self._send_in_background(claimed, now)
+            if len(claimed) < BATCH:
+                return
+            now = self._clock()  # a lease counts from the moment of its claim
+
+    def _send_in_background(self, claimed: list[Page], now: datetime) -> None:
+        task = asyncio.create_task(self._deliver(claimed, now))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver(self, claimed: list[Page], now: datetime) -> None:
+        renewing = asyncio.create_task(self._renew([p.id for p in claimed], self._lease_from(now)))
         try:
             results = await asyncio.gather(*(self._send(page) for page in claimed))
         finally:
@@ -524,10 +859,14 @@ class Engine:
                 await renewing
         async with self.db() as db, db.begin():
             for page, (ref, error, retryable) in zip(claimed, results, strict=True):
-                await db.execute(self._record(page, now, ref, error, retryable))
+                recorded = await db.execute(self._record(page, now, ref, error, retryable))
+                final = error is not None and not (retryable and page.attempts < self.max_attempts)
+                if final and recorded.rowcount == 1:  # type: ignore[attr-defined]
+                    row = (await db.execute(select(pages).where(pages.c.id == page.id))).one()
+                    await self._failover(db, row, now)
+                    self._outbox_due.set()
         for session_id in sorted({p.session_id for p in claimed}):
-            await self._tell(session_id, "pages_sent")
-        return len(claimed)
+            await self.tell(session_id, "pages_sent")
 
     def _record(
         self, page: Page, now: datetime, ref: str | None, error: str | None, retryable: bool
@@ -579,8 +918,15 @@ class Engine:
                     .values(lease_until=until)
                 )
 
-    async def _tell(self, session_id: str, what: str) -> None:
+    async def tell(self, session_id: str, what: str) -> None:
+        """Tell the service what changed for a session (a note; readers fetch what they show)."""
         try:
             await self.notify(session_id, what)
         except Exception:
             log.exception("pager: telling the service about %s for %s failed", what, session_id)
+
+
+async def _next_timer_due(db: AsyncSession) -> datetime | None:
+    return await db.scalar(
+        select(timers.c.due_at).where(timers.c.done_at.is_(None)).order_by(timers.c.due_at).limit(1)
+    )

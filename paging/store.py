@@ -48,6 +48,8 @@ runs = Table(
     Column("held_until", UTCDateTime(), nullable=True),
     Column("stopped_at", UTCDateTime(), nullable=True),
     Column("stop_reason", String(40), nullable=True),
+    # times paging started again from the first tier (handed back, or the radiologist's media lost)
+    Column("repaged", Integer, nullable=False, server_default="0"),
 )
 
 timers = Table(
@@ -73,6 +75,8 @@ pages = Table(
     Column("user_id", Integer, nullable=False),
     Column("user_name", String(200), nullable=False),
     Column("channel", String(10), nullable=False),
+    # page: asks a radiologist to supervise; alert: tells a supervisor that paging ran out
+    Column("purpose", String(8), nullable=False, server_default="page"),
     Column("tier", Integer, nullable=False),
     Column("round", Integer, nullable=False),
     Column(

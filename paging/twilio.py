@@ -147,6 +147,17 @@ class TwilioCarrier:
         self._http = None
         self._client = None
 
+    def warm(self) -> None:
+        """Build the REST client and import the modules its first SMS and call need, now.
+
+        twilio-python imports its REST modules lazily, on first use: about a second of synchronous
+        imports on this machine. Done inside the first send, that stalls the event loop past the
+        pager's lease, another worker takes the lease over, and the first pages go out twice and
+        late. Call this at startup, before serving.
+        """
+        client = self._rest()
+        _ = (client.messages, client.calls)
+
     def _rest(self) -> Client:
         if self._client is None:
             settings = self._settings
@@ -326,6 +337,17 @@ def sms_text(site: str, urgency: str, link: str) -> str:
     head = "Standby: contrast supervision needed at "
     tail = f" ({urgency}). Reply 1 or YES to accept, or open {link}"
     room = SMS_SEGMENT - len(head) - len(tail)
+    if len(site) > room >= 8:
+        site = site[: room - 3].rstrip() + "..."
+    return f"{head}{site}{tail}"
+
+
+def alert_text(site: str, link: str) -> str:
+    """The supervisors' alert when paging ran out: the site and the link, no patient information."""
+    site = " ".join(site.split())
+    head = "Standby ALERT: no radiologist has joined a contrast supervision request at "
+    tail = f" after every tier was paged. Open {link}"
+    room = SMS_SEGMENT * 2 - len(head) - len(tail)
     if len(site) > room >= 8:
         site = site[: room - 3].rstrip() + "..."
     return f"{head}{site}{tail}"

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling import auth, notify, supervision
+from signaling import auth, coverage, notify, supervision
 from signaling.clock import iso_ms, utc_now
 from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.directory import rooms_for
@@ -87,9 +87,9 @@ async def me(principal: CurrentUser) -> dict[str, Any]:
 
 
 @router.get("/config")
-async def client_config(_: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+async def client_config(principal: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     return {
-        "ice_servers": services.ice_servers(),
+        "ice_servers": services.ice_servers(principal.id),
         "benchmarks_s": {"best": 30, "risk": 90},
         "server_time": iso_ms(utc_now()),
     }
@@ -124,7 +124,10 @@ async def open_session(
         s = await supervision.open_session(db, principal, body.room_id, body.accession_number, now)
         # Paging starts in the same transaction: a session never exists without its pager.
         policy = await facility_policy(db, s.facility_id)
-        await services.pager.start(db, s.id, s.facility_id, policy, now)
+        # The tiers due at once fire in this transaction too; their pages go out right after it.
+        fresh = await services.pager.start(db, s.id, s.facility_id, policy, now)
+    await services.pager.deliver(fresh, now)
+    services.pager.poke()  # an empty first tier pulled the next one forward: fire it now
     await notify.request_opened(services.hub, s)
     return {"session": supervision.session_json(s, with_accession=True)}
 
@@ -189,22 +192,21 @@ async def open_requests(principal: Radiologist, db: Db) -> dict[str, Any]:
 
 @router.post("/sessions/{session_id}/accept")
 async def accept(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
-    async with services.db() as db, db.begin():
-        now = utc_now()
-        s = await supervision.accept(db, principal, session_id, now)
-        await services.pager.hold(db, s.id, now)
-    await notify.request_closed(services.hub, s, "taken")
-    await notify.session_changed(services.hub, s)
+    """A promise to join: holds further tiers for the grace window. Several may accept."""
+    s = await coverage.accept(services, principal, session_id)
+    return {"session": supervision.session_json(s, with_accession=s.radiologist_id == principal.id)}
+
+
+@router.post("/sessions/{session_id}/join")
+async def join(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
+    """Take the session (accepting it if not yet): the first radiologist to join wins; 409 after."""
+    s = await coverage.join(services, principal, session_id)
     return {"session": supervision.session_json(s, with_accession=True)}
 
 
 @router.post("/sessions/{session_id}/release")
 async def release(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
-    async with services.db() as db, db.begin():
-        s = await supervision.release(db, principal, session_id, utc_now())
-        await services.pager.resume(db, s.id)
-    await notify.session_changed(services.hub, s)
-    await notify.request_opened(services.hub, s)
+    s = await coverage.release(services, principal, session_id)
     return {"session": supervision.session_json(s, with_accession=False)}
 
 

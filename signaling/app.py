@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from paging.engine import Sender
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling import api, pages, socket, webhooks
+from signaling import admin_api, api, facility_api, pages, socket, webhooks
 from signaling.bus import make_bus
 from signaling.clock import utc_now
 from signaling.config import Settings
@@ -55,6 +56,8 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
         await hub.start()
         carrier = TwilioCarrier(twilio) if twilio.enabled else None
+        if carrier is not None:
+            carrier.warm()  # before serving: its lazy imports would stall the first page
         base = str(settings.public_base_url)
         phone: dict[Channel, Sender] = (
             {
@@ -64,7 +67,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             if carrier
             else {}
         )
-        pager = make_pager(db, hub, phone)
+        pager = make_pager(db, hub, phone, grace=timedelta(seconds=settings.accept_grace_s))
         app.state.services = Services(
             settings, engine, db, hub, pager, twilio if twilio.enabled else None
         )
@@ -86,6 +89,8 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         title="Standby", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None
     )
     app.include_router(api.router)
+    app.include_router(admin_api.router)
+    app.include_router(facility_api.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)

@@ -6,7 +6,7 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-standby-development-only"  # noqa: S105 - refused outside development
@@ -53,9 +53,17 @@ class Settings(BaseSettings):
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     secret_key: str = PLACEHOLDER_SECRET
     ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
+    # TURN with short-lived per-user credentials (coturn ``use-auth-secret``): each login's pages
+    # get these URLs with a username and credential valid for ``turn_ttl_s``.
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_secret: SecretStr | None = None
+    turn_ttl_s: int = Field(default=3600, ge=60, le=86_400)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     session_idle_minutes: int = Field(default=12 * 60, ge=1)
+    # An accept holds further tiers this long; if the radiologist has not joined by then, paging
+    # goes on (the accept still stands: they may still join).
+    accept_grace_s: float = Field(default=30.0, gt=0, le=600)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 
@@ -78,6 +86,27 @@ class Settings(BaseSettings):
                     f": {exc}"
                 ) from exc
         return value
+
+    @field_validator("turn_urls", mode="before")
+    @classmethod
+    def _turn_urls_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):  # STANDBY_TURN_URLS="turn:a:3478?transport=udp,turns:a:5349"
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls_are_turn(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"STANDBY_TURN_URLS must be turn: or turns: URLs, got {url!r}")
+        return urls
+
+    @model_validator(mode="after")
+    def _turn_needs_its_secret(self) -> Settings:
+        if self.turn_urls and self.turn_secret is None:
+            raise ValueError("STANDBY_TURN_URLS is set but STANDBY_TURN_SECRET is not")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_secret_outside_development(self) -> Settings:

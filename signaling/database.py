@@ -20,7 +20,18 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 def make_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        # One connection per process, handed out in turn: SQLite has one writer at a time, and
+        # writers queueing in SQLite's busy handler (which sleeps and polls) cost seconds under
+        # load, while an asyncio queue for the connection costs nothing. Never hold a session
+        # while opening another (the second would wait for the first): ``pool_timeout`` turns
+        # such a mistake into an error instead of a hang.
+        engine = create_async_engine(
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=20,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

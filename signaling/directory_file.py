@@ -3,8 +3,8 @@
 The file is authoritative for what it names: facilities and rooms are created or updated by ``code``,
 users by ``username``; a named user's roles, facilities, licenses and privileges are replaced by the
 file's. Nothing the file does not name is deleted. A password in the file is set only when the user is
-created (so re-loading never resets a password a person has since changed). Loading is one
-transaction: a file with any error changes nothing.
+created (so re-loading never resets a password a person has since changed); ``active: false`` ends
+the user's open logins. Loading is one transaction: a file with any error changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.policy import EscalationPolicy, TargetKind, default_policy
 from paging.schedule import Schedule, iana_timezone
+from signaling import auth
 from signaling.clock import utc_now
 from signaling.errors import InvalidInput
 from signaling.models import (
@@ -300,6 +301,10 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             user = User(username=user_spec.username, created_at=utc_now())
             user.password_hash = hash_password(user_spec.password) if user_spec.password else None
             db.add(user)
+        if user.id is not None and user.active and not user_spec.active:
+            # Disabling ends open logins, as `standby user disable` does: re-enabling later must
+            # not bring back a cookie from before.
+            await auth.revoke_all(db, user.id, utc_now())
         user.full_name, user.credentials, user.active = (
             user_spec.full_name,
             user_spec.credentials,

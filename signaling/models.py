@@ -179,6 +179,32 @@ class SupervisionSession(Base):
     room: Mapped[Room] = relationship(lazy="joined")
     technologist: Mapped[User] = relationship(foreign_keys=[technologist_id], lazy="joined")
     radiologist: Mapped[User | None] = relationship(foreign_keys=[radiologist_id], lazy="joined")
+    accepts: Mapped[list[SessionAccept]] = relationship(
+        order_by="SessionAccept.accepted_at", lazy="selectin", viewonly=True
+    )
+
+
+class SessionAccept(Base):
+    """A radiologist's accept (console, SMS reply, keypress): a promise to join, not a join.
+
+    Several radiologists may accept one request; each accept holds further tiers for the grace
+    window. The first to *join* takes the session (``SupervisionSession.radiologist_id``); the other
+    accepts are then superseded. ``ended_at`` is set when the accept is released or superseded.
+    """
+
+    __tablename__ = "session_accepts"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("supervision_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    via: Mapped[str] = mapped_column(String(10))  # web, sms, voice
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class SessionEvent(Base):

@@ -7,16 +7,16 @@ import logging
 import os
 import socket as _socket
 from collections.abc import Mapping
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paging.engine import Engine, Page, Sender
+from paging.engine import Engine, Page, Purpose, Sender
 from paging.policy import Channel, EscalationPolicy, default_policy
 from signaling.database import SessionFactory
 from signaling.hub import Hub
 from signaling.models import FacilityPolicy
 from signaling.pager_directory import ServiceDirectory
-from signaling.paging_view import paging_summary
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,12 @@ class InAppSender:
         self.hub = hub
 
     async def send(self, page: Page) -> str:
-        await self.hub.to_user(
-            page.user_id, {"kind": "page", "session_id": page.session_id, "tier": page.tier}
-        )
+        if page.purpose == Purpose.ALERT:
+            await self.hub.to_user(page.user_id, {"kind": "alert", "session_id": page.session_id})
+        else:
+            await self.hub.to_user(
+                page.user_id, {"kind": "page", "session_id": page.session_id, "tier": page.tier}
+            )
         return f"in-app:{page.key}"
 
 
@@ -41,23 +44,29 @@ async def facility_policy(db: AsyncSession, facility_id: int) -> EscalationPolic
 
 
 def make_pager(
-    db: SessionFactory, hub: Hub, phone: Mapping[Channel, Sender] | None = None
+    db: SessionFactory,
+    hub: Hub,
+    phone: Mapping[Channel, Sender] | None = None,
+    *,
+    grace: timedelta = timedelta(seconds=30),
 ) -> Engine:
     """The engine with the in-app channel, plus SMS and voice when a carrier is configured."""
 
     async def tell(session_id: str, what: str) -> None:
-        async with db() as session:
-            summary = await paging_summary(session, session_id)
-        await hub.to_session(
-            session_id, {"kind": "paging", "session_id": session_id, "paging": summary}
-        )
+        # Only a note that paging changed: the worker holding a participant's socket reads the
+        # summary for it (signaling/socket.py), so nobody reads it for sessions nobody watches.
+        await hub.to_session(session_id, {"kind": "paging_changed", "session_id": session_id})
         if what == "exhausted":
-            log.warning("session %s: paging exhausted, no supervising radiologist", session_id)
+            log.warning(
+                "session %s: paging exhausted, no supervising radiologist; supervisors alerted",
+                session_id,
+            )
 
     return Engine(
         db,
         ServiceDirectory(),
         {Channel.IN_APP: InAppSender(hub), **(phone or {})},
         worker=f"{_socket.gethostname()}:{os.getpid()}",
+        grace=grace,
         notify=tell,
     )

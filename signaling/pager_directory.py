@@ -23,6 +23,7 @@ from signaling.models import (
     Privilege,
     SupervisionSession,
     User,
+    UserFacility,
     UserRole,
 )
 from signaling.roles import Role
@@ -59,6 +60,21 @@ class ServiceDirectory:
                 continue
             recipients.append(Recipient(user.id, user.full_name, user.mobile))
         return Resolution(tuple(recipients), tuple(skipped))
+
+    async def supervisors(self, db: AsyncSession, facility_id: int) -> tuple[Recipient, ...]:
+        """Active supervisors of the facility: told when paging runs out."""
+        found = await db.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .join(UserFacility, UserFacility.user_id == User.id)
+            .where(
+                UserRole.role == Role.SUPERVISOR,
+                UserFacility.facility_id == facility_id,
+                User.active.is_(True),
+            )
+            .order_by(User.id)
+        )
+        return tuple(Recipient(u.id, u.full_name, u.mobile) for u in found.unique())
 
     async def _candidates(
         self, db: AsyncSession, facility_id: int, target: Target, now: datetime

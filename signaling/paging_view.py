@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paging.engine import Purpose
 from paging.store import pages, runs
 from signaling.clock import iso_ms
+from signaling.models import SessionAccept, User
 
 
 async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | None:
@@ -24,6 +26,7 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
                 pages.c.user_id,
                 pages.c.user_name,
                 pages.c.channel,
+                pages.c.purpose,
                 pages.c.tier,
                 pages.c.round,
                 pages.c.status,
@@ -35,8 +38,19 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
             .order_by(pages.c.id)
         )
     ).all()
+    accepts = (
+        await db.execute(
+            select(SessionAccept, User.full_name)
+            .join(User, User.id == SessionAccept.user_id)
+            .where(SessionAccept.session_id == session_id)
+            .order_by(SessionAccept.accepted_at)
+        )
+    ).all()
+    alerts = [r for r in rows if r.purpose == Purpose.ALERT]
+    rows = [r for r in rows if r.purpose != Purpose.ALERT]
     return {
         "state": run.state,
+        "repaged": run.repaged,
         "stop_reason": run.stop_reason,
         "exhausted": run.stop_reason == "exhausted",
         "held_until": iso_ms(run.held_until),
@@ -56,5 +70,20 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
                 "at": iso_ms(r.sent_at or r.created_at),
             }
             for r in rows
+        ],
+        # standing: still a promise to join; joined, released, superseded, session_ended: not
+        "accepts": [
+            {
+                "user_id": a.user_id,
+                "name": name,
+                "via": a.via,
+                "at": iso_ms(a.accepted_at),
+                "status": a.end_reason or "standing",
+            }
+            for a, name in accepts
+        ],
+        "supervisors_alerted": [
+            {"name": r.user_name, "channel": r.channel, "status": r.status, "detail": r.detail}
+            for r in alerts
         ],
     }

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from paging.engine import Page
+from sqlalchemy import select
+
+from paging.engine import Page, Purpose
 from paging.policy import Channel
-from paging.twilio import TwilioCarrier, sms_text
+from paging.twilio import TwilioCarrier, alert_text, sms_text
 from signaling.database import SessionFactory
 from signaling.models import Facility, SupervisionSession
 
 log = logging.getLogger(__name__)
+SITE_CACHE = 4096
 
 
 class PhoneSender:
@@ -27,16 +30,30 @@ class PhoneSender:
         self.carrier = carrier
         self.db = db
         self.base_url = base_url.rstrip("/")
+        self._sites: dict[str, str] = {}
 
     async def _site(self, session_id: str) -> str:
-        async with self.db() as db:
-            session = await db.get(SupervisionSession, session_id)
-            facility = await db.get(Facility, session.facility_id) if session else None
-        return facility.name if facility else "your imaging site"
+        """The site's name for a session's pages (a session's facility never changes: cached)."""
+        site = self._sites.get(session_id)
+        if site is None:
+            async with self.db() as db:
+                name = await db.scalar(
+                    select(Facility.name)
+                    .join(SupervisionSession, SupervisionSession.facility_id == Facility.id)
+                    .where(SupervisionSession.id == session_id)
+                )
+            site = name or "your imaging site"
+            if len(self._sites) >= SITE_CACHE:
+                self._sites.pop(next(iter(self._sites)))
+            self._sites[session_id] = site
+        return site
 
     async def send(self, page: Page) -> str:
         assert page.address is not None  # the engine skips people without a number
         status = f"{self.base_url}/twilio/status/{page.id}"
+        if self.channel is Channel.SMS and page.purpose == Purpose.ALERT:
+            text = alert_text(await self._site(page.session_id), f"{self.base_url}/")
+            return await self.carrier.send_sms(page.address, text, status)
         if self.channel is Channel.SMS:
             text = sms_text(await self._site(page.session_id), "urgent", f"{self.base_url}/rad")
             return await self.carrier.send_sms(page.address, text, status)

@@ -66,6 +66,21 @@ class MediaState(_Message):
     audio: bool
 
 
+class Stats(_Message):
+    """Once a second: what this page measures of the media it *receives* (client evidence)."""
+
+    type: Literal["stats"]
+    frames_decoded: int = Field(ge=0, le=10**10)  # cumulative, inbound video
+    fps: float = Field(ge=0, le=240)
+    audio_packets: int = Field(ge=0, le=10**11)  # cumulative, inbound audio
+    audio_level: float = Field(ge=0, le=1)
+    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss: float = Field(default=0, ge=0, le=1)  # fraction over the last second
+    jitter_ms: float = Field(default=0, ge=0, le=60_000)
+    bitrate_kbps: float = Field(default=0, ge=0, le=1_000_000)
+    candidate: Literal["host", "srflx", "prflx", "relay"] | None = None
+
+
 class Leave(_Message):
     type: Literal["leave"]
 
@@ -75,7 +90,7 @@ class Ping(_Message):
 
 
 Inbound = Annotated[
-    Join | Offer | Answer | Candidate | IceState | MediaState | Leave | Ping,
+    Join | Offer | Answer | Candidate | IceState | MediaState | Stats | Leave | Ping,
     Field(discriminator="type"),
 ]
 INBOUND_TYPES = (
@@ -85,6 +100,7 @@ INBOUND_TYPES = (
     "candidate",
     "ice_state",
     "media_state",
+    "stats",
     "leave",
     "ping",
 )
@@ -193,12 +209,30 @@ class Covered(_Message):
     by: str
 
 
+class SupervisorAlert(_Message):
+    """To a facility's supervisors: paging ran out and nobody joined this request."""
+
+    type: Literal["supervisor_alert"] = "supervisor_alert"
+    session_id: str
+
+
 class PagingUpdate(_Message):
     """Who has been paged, accepted or skipped (names, never numbers); sent to the participants."""
 
     type: Literal["paging"] = "paging"
     session_id: str
     paging: dict[str, Any] | None
+
+
+class Link(_Message):
+    """The link's state, per sending participant (``technologist``: the technologist's camera and
+    microphone as the radiologist receives them), and whether supervision is verified two-way live.
+    Sent to each participant within a second of a change, and every 5 s."""
+
+    type: Literal["link"] = "link"
+    session_id: str
+    directions: dict[str, dict[str, Any]]
+    verified: bool
 
 
 class Error(_Message):
@@ -223,7 +257,9 @@ Outbound = (
     | RequestClosed
     | Paged
     | Covered
+    | SupervisorAlert
     | PagingUpdate
+    | Link
     | Error
     | Pong
 )

@@ -15,6 +15,7 @@ from signaling.config import Settings
 from signaling.database import SessionFactory
 from signaling.directory import Principal
 from signaling.hub import Hub
+from signaling.turn import turn_credentials
 
 
 @dataclass
@@ -36,5 +37,17 @@ class Services:
         async with self.db() as db, db.begin():
             return await auth.resolve(db, self.settings.secret_key, token, utc_now(), self.idle)
 
-    def ice_servers(self) -> list[dict[str, object]]:
-        return [server.model_dump(exclude_none=True) for server in self.settings.ice_servers]
+    def ice_servers(self, user_id: int) -> list[dict[str, object]]:
+        """The configured ICE servers, plus TURN with credentials of this user's own that expire
+        after ``STANDBY_TURN_TTL_S``."""
+        servers = [server.model_dump(exclude_none=True) for server in self.settings.ice_servers]
+        settings = self.settings
+        if settings.turn_urls and settings.turn_secret is not None:
+            expires = utc_now() + timedelta(seconds=settings.turn_ttl_s)
+            username, credential = turn_credentials(
+                settings.turn_secret.get_secret_value(), user_id, expires
+            )
+            servers.append(
+                {"urls": list(settings.turn_urls), "username": username, "credential": credential}
+            )
+        return servers

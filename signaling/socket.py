@@ -25,6 +25,8 @@ from signaling.closecodes import CloseCode
 from signaling.directory import Principal, eligible_facility_ids
 from signaling.errors import StandbyError
 from signaling.hub import other, room_channel
+from signaling.link_watch import TICK_S, LinkWatch, describe
+from signaling.paging_view import paging_summary
 from signaling.protocol import (
     Answer,
     Candidate,
@@ -36,6 +38,7 @@ from signaling.protocol import (
     Join,
     Joined,
     Leave,
+    Link,
     MediaState,
     Offer,
     Outbound,
@@ -50,6 +53,8 @@ from signaling.protocol import (
     RequestOpened,
     Requests,
     SessionUpdate,
+    Stats,
+    SupervisorAlert,
     parse,
     serialise,
 )
@@ -97,6 +102,10 @@ class Connection:
         self.eligible: set[int] = set()
         self.eligible_until = datetime.min.replace(tzinfo=utc_now().tzinfo)
         self.closing = False
+        self._paging_task: asyncio.Task[None] | None = None
+        self.link: LinkWatch | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self._paging_again = False
         self._window_start = time.monotonic()
         self._window_count = 0
 
@@ -155,18 +164,50 @@ class Connection:
             self.peer_conn = None
             assert self.role is not None
             self.send(PeerLeft(role=other(self.role)))
+            if self.link is not None:
+                self.link.left(other(self.role))
+        elif kind == "stats" and self.session_id is not None:
+            if self.link is None:
+                self.link = LinkWatch()
+                self._link_task = asyncio.create_task(self._watch_link(self.session_id))
+            self.link.report(message["from"], message["report"])
         elif kind == "relay":
             self._put(message["frame"])
         elif kind == "session":
             self.send(SessionUpdate(session=message["session"]))
-        elif kind == "paging":
-            self.send(PagingUpdate(session_id=message["session_id"], paging=message["paging"]))
+        elif kind == "paging_changed":
+            self.refresh_paging(message["session_id"])
+
+    def refresh_paging(self, session_id: str) -> None:
+        """Send this participant the paging summary, read now. One read at a time per socket;
+        changes that arrive meanwhile are covered by one more read after it (latest state wins)."""
+        if self._paging_task is not None and not self._paging_task.done():
+            self._paging_again = True
+            return
+        self._paging_again = False
+        self._paging_task = asyncio.create_task(self._send_paging(session_id))
+
+    async def _send_paging(self, session_id: str) -> None:
+        while True:
+            try:
+                async with self.services.db() as db:
+                    summary = await paging_summary(db, session_id)
+            except Exception:
+                log.exception("socket %s: reading the paging summary failed", self.id)
+                return
+            if self.session_id == session_id:
+                self.send(PagingUpdate(session_id=session_id, paging=summary))
+            if not self._paging_again:
+                return
+            self._paging_again = False
 
     def on_user(self, message: dict[str, Any]) -> None:
         if message.get("kind") == "page":
             self.send(Paged(session_id=message["session_id"], tier=message["tier"]))
         elif message.get("kind") == "covered":
             self.send(Covered(session_id=message["session_id"], by=message["by"]))
+        elif message.get("kind") == "alert":
+            self.send(SupervisorAlert(session_id=message["session_id"]))
 
     def on_lobby(self, message: dict[str, Any]) -> None:
         if message.get("facility_id") not in self.eligible:
@@ -209,6 +250,15 @@ class Connection:
             await self.ice_state(message.state)
         elif isinstance(message, MediaState):
             await self.media_state(message.video, message.audio)
+        elif isinstance(message, Stats):
+            await self.hub.to_session(
+                self.session_id,
+                {
+                    "kind": "stats",
+                    "from": self.role,
+                    "report": message.model_dump(exclude={"type"}),
+                },
+            )
         elif isinstance(message, Leave):
             await self.leave_room()
 
@@ -224,7 +274,10 @@ class Connection:
             role = supervision.participant_role(s, self.principal)
             if role is None:
                 if self.principal.has(Role.RADIOLOGIST) and s.radiologist_id is None:
-                    raise ProtocolError("not_accepted", "accept the request before joining it")
+                    raise ProtocolError(
+                        "not_accepted",
+                        "join the request first (POST /api/sessions/{id}/join), then connect",
+                    )
                 raise ProtocolError("forbidden", "you are not a participant of this session")
             if s.state == SessionState.ENDED:
                 raise ProtocolError("session_ended", f"session {session_id} has ended")
@@ -234,7 +287,11 @@ class Connection:
         self.session_id, self.role, self.peer_conn = session_id, role, None
         await self.hub.to_participant(session_id, role, {"kind": "takeover", "conn": self.id})
         self.hub.enter_room(session_id, role, self)
-        self.send(Joined(session=body, role=role, ice_servers=self.services.ice_servers()))
+        self.send(
+            Joined(
+                session=body, role=role, ice_servers=self.services.ice_servers(self.principal.id)
+            )
+        )
         await self.hub.to_participant(session_id, other(role), {"kind": "hello", "conn": self.id})
         log.info(
             "socket %s: user %s joined session %s as %s",
@@ -244,7 +301,34 @@ class Connection:
             role,
         )
 
+    async def _watch_link(self, session_id: str) -> None:
+        """Tell this page the link's state on change (and every few seconds); the technologist's
+        socket also records each change."""
+        while self.link is not None and self.session_id == session_id:
+            told = self.link.tick()
+            if told is not None:
+                views, verified, changed = told
+                if changed and self.role == "technologist":
+                    # Recorded before the page is told, and shielded: a page that leaves right
+                    # after a change (its socket closing cancels this watch) loses no record.
+                    await asyncio.shield(self._record_link(session_id, describe(views, verified)))
+                self.send(Link(session_id=session_id, directions=views, verified=verified))
+            await asyncio.sleep(TICK_S)
+
+    async def _record_link(self, session_id: str, detail: str) -> None:
+        try:
+            async with self.services.db() as db, db.begin():
+                await supervision.record_link(db, session_id, detail, utc_now(), self.principal)
+        except Exception:
+            log.exception("socket %s: recording the link state failed", self.id)
+
+    def _stop_link(self) -> None:
+        if self._link_task is not None:
+            self._link_task.cancel()
+        self.link, self._link_task = None, None
+
     async def leave_room(self) -> None:
+        self._stop_link()
         if self.session_id is None or self.role is None:
             return
         session_id, role = self.session_id, self.role
@@ -271,16 +355,9 @@ class Connection:
             if not stored:
                 return
             async with db.begin():
-                now = utc_now()
-                joined = await supervision.try_join(db, self.session_id, now, self.principal)
-                paged = (
-                    await self.services.pager.stop(db, self.session_id, "joined", now)
-                    if joined
-                    else []
-                )
+                joined = await supervision.try_join(db, self.session_id, utc_now(), self.principal)
         if joined is not None:
             await notify.session_changed(self.hub, joined)
-            await notify.covered(self.hub, joined, paged)
 
     async def _announce(self, session_id: str) -> None:
         async with self.services.db() as db:

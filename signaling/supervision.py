@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.clock import iso_ms
 from signaling.directory import Principal, eligible_facility_ids
 from signaling.errors import Conflict, Forbidden, InvalidInput, NotFound
-from signaling.models import Room, SessionEvent, SupervisionSession
+from signaling.models import Room, SessionAccept, SessionEvent, SupervisionSession
 from signaling.roles import Role
 from signaling.session_state import CancelReason, Outcome, SessionState, next_state
 from signaling.session_state import SessionEvent as Event
@@ -64,6 +64,15 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
             if s.radiologist
             else None
         ),
+        "accepts": [
+            {
+                "radiologist": {"id": a.user.id, "full_name": a.user.full_name},
+                "via": a.via,
+                "accepted_at": iso_ms(a.accepted_at),
+            }
+            for a in s.accepts
+            if a.ended_at is None
+        ],
         "requested_at": iso_ms(s.requested_at),
         "paging_at": iso_ms(s.paging_at),
         "accepted_at": iso_ms(s.accepted_at),
@@ -196,56 +205,165 @@ async def open_session(
     return await _load(db, s.id, fresh=True)
 
 
-async def accept(
-    db: AsyncSession, principal: Principal, session_id: str, now: datetime
+class Via:
+    WEB = "web"
+    SMS = "sms"
+    VOICE = "voice"
+
+
+def _taken_conflict(s: SupervisionSession) -> Conflict:
+    if s.state == SessionState.ENDED.value:
+        return Conflict("this request has ended")
+    taker = s.radiologist.full_name if s.radiologist else "another radiologist"
+    return Conflict(f"already joined by {taker}")
+
+
+async def _open_for(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime, verb: str
 ) -> SupervisionSession:
-    """An eligible radiologist takes an open request; the first one wins."""
+    """The session if ``principal`` may accept or join it now; NotFound / Conflict otherwise."""
     if not principal.has(Role.RADIOLOGIST):
-        raise Forbidden("only radiologists accept supervision requests")
+        raise Forbidden(f"only radiologists {verb} supervision requests")
     s = await _load_by_id(db, session_id)
-    if s.radiologist_id == principal.id:
-        return s
     # Eligibility, not visibility: a request someone else just took is no longer listed, but an
-    # eligible radiologist pressing Accept deserves "already accepted by Dr X", not "not found".
-    if s.facility_id not in await eligible_facility_ids(db, principal.id, now):
+    # eligible radiologist pressing Accept deserves "already joined by Dr X", not "not found".
+    if s.radiologist_id != principal.id and s.facility_id not in await eligible_facility_ids(
+        db, principal.id, now
+    ):
         raise NotFound(f"no supervision session {session_id} that you may see")
-    claimed = await db.execute(
+    return s
+
+
+async def _active_accept(db: AsyncSession, session_id: str, user_id: int) -> SessionAccept | None:
+    return await db.scalar(
+        select(SessionAccept).where(
+            SessionAccept.session_id == session_id, SessionAccept.user_id == user_id
+        )
+    )
+
+
+async def _record_accept(
+    db: AsyncSession, s: SupervisionSession, principal: Principal, via: str, now: datetime
+) -> bool:
+    """Store the accept; False if it was already standing (a repeated keypress or reply)."""
+    existing = await _active_accept(db, s.id, principal.id)
+    if existing is not None and existing.ended_at is None:
+        return False
+    if existing is None:
+        db.add(SessionAccept(session_id=s.id, user_id=principal.id, via=via, accepted_at=now))
+    else:  # accepted, released, and now accepting again
+        existing.via, existing.accepted_at, existing.ended_at, existing.end_reason = (
+            via,
+            now,
+            None,
+            None,
+        )
+    db.add(_event(s, "accepted", now, principal, detail=via))
+    await db.flush()
+    return True
+
+
+async def accept(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime, via: str = Via.WEB
+) -> tuple[SupervisionSession, bool]:
+    """An eligible radiologist promises to join (console, SMS reply, keypress).
+
+    Accepting is not joining: several radiologists may accept the same request; the first to
+    ``join`` takes it. Returns the session and whether this accept is new (a repeat changes nothing).
+    """
+    s = await _open_for(db, principal, session_id, now, "accept")
+    if s.radiologist_id == principal.id:
+        return s, False
+    if s.state != SessionState.PAGING.value or s.radiologist_id is not None:
+        raise _taken_conflict(s)
+    new = await _record_accept(db, s, principal, via, now)
+    return await _load(db, session_id, fresh=True), new
+
+
+async def join(
+    db: AsyncSession, principal: Principal, session_id: str, now: datetime, via: str = Via.WEB
+) -> tuple[SupervisionSession, bool]:
+    """The radiologist enters the session from a console: the first to join takes it, atomically.
+
+    Joining implies accepting. Returns the session and whether this call took it (False when the
+    caller had already taken it). Other radiologists' accepts are superseded.
+    """
+    s = await _open_for(db, principal, session_id, now, "join")
+    if s.radiologist_id == principal.id:
+        return s, False
+    accepted = await _active_accept(db, session_id, principal.id)
+    if accepted is None or accepted.ended_at is not None:
+        if s.state != SessionState.PAGING.value or s.radiologist_id is not None:
+            raise _taken_conflict(s)
+        await _record_accept(db, s, principal, via, now)
+        accepted = await _active_accept(db, session_id, principal.id)
+    assert accepted is not None
+    taken = await db.execute(
         update(SupervisionSession)
         .where(
             SupervisionSession.id == session_id,
             SupervisionSession.state == SessionState.PAGING.value,
             SupervisionSession.radiologist_id.is_(None),
         )
-        .values(radiologist_id=principal.id, accepted_at=now)
+        .values(radiologist_id=principal.id, accepted_at=accepted.accepted_at)
     )
     s = await _load(db, session_id, fresh=True)
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        if s.state == SessionState.ENDED.value:
-            raise Conflict("this request has ended")
-        taker = s.radiologist.full_name if s.radiologist else "another radiologist"
-        raise Conflict(f"already accepted by {taker}")
-    db.add(_event(s, "accepted", now, principal))
-    return s
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise _taken_conflict(s)
+    await db.execute(
+        update(SessionAccept)
+        .where(
+            SessionAccept.session_id == session_id,
+            SessionAccept.user_id != principal.id,
+            SessionAccept.ended_at.is_(None),
+        )
+        .values(ended_at=now, end_reason="superseded")
+    )
+    accepted.ended_at, accepted.end_reason = now, "joined"
+    db.add(_event(s, "joined_request", now, principal, detail=accepted.via))
+    log.info("session %s: taken by radiologist %s", session_id, principal.id)
+    return await _load(db, session_id, fresh=True), True
+
+
+async def standing_accepts(db: AsyncSession, session_id: str) -> int:
+    """How many accepts still stand (not released, superseded or turned into a join)."""
+    count = await db.scalar(
+        select(func.count())
+        .select_from(SessionAccept)
+        .where(SessionAccept.session_id == session_id, SessionAccept.ended_at.is_(None))
+    )
+    return int(count or 0)
 
 
 async def release(
     db: AsyncSession, principal: Principal, session_id: str, now: datetime
-) -> SupervisionSession:
-    """The radiologist who accepted hands the request back before joining."""
-    s = await visible_session(db, principal, session_id, now)
-    if s.radiologist_id != principal.id:
-        raise Forbidden("only the radiologist who accepted may release")
+) -> tuple[SupervisionSession, bool]:
+    """The radiologist hands the request back before the call is up.
+
+    Returns the session and whether the radiologist had taken it (joined), in which case paging
+    starts again; otherwise only their accept is withdrawn.
+    """
+    s = await _load_by_id(db, session_id)
+    accepted = await _active_accept(db, session_id, principal.id)
+    took = s.radiologist_id == principal.id
+    if not took and (accepted is None or accepted.ended_at is not None):
+        if not await may_see(db, principal, s, now):
+            raise NotFound(f"no supervision session {session_id} that you may see")
+        raise Forbidden("only a radiologist who accepted may release")
     if s.state != SessionState.PAGING.value:
         raise Conflict(f"expected a session still paging to release, but it is {s.state}")
-    s.radiologist_id, s.accepted_at, s.radiologist_media_at, s.technologist_media_at = (
-        None,
-        None,
-        None,
-        None,
-    )
-    db.add(_event(s, "released", now, principal))
+    if accepted is not None and (took or accepted.ended_at is None):
+        accepted.ended_at, accepted.end_reason = now, "released"
+    if took:
+        s.radiologist_id, s.accepted_at, s.radiologist_media_at, s.technologist_media_at = (
+            None,
+            None,
+            None,
+            None,
+        )
+    db.add(_event(s, "released", now, principal, detail="joined" if took else "accepted"))
     await db.flush()
-    return await _load(db, session_id, fresh=True)
+    return await _load(db, session_id, fresh=True), took
 
 
 async def record_ice(
@@ -359,8 +477,13 @@ async def end(
     s.cancel_note = note
     s.ended_at = now
     s.ended_by_id = principal.id
+    await db.execute(
+        update(SessionAccept)
+        .where(SessionAccept.session_id == s.id, SessionAccept.ended_at.is_(None))
+        .values(ended_at=now, end_reason="session_ended")
+    )
     await db.flush()
-    return s
+    return await _load(db, s.id, fresh=True)
 
 
 def _open_query() -> Select[SupervisionSession]:
@@ -421,3 +544,12 @@ async def events_of(db: AsyncSession, session_id: str) -> Sequence[SessionEvent]
             .order_by(SessionEvent.id)
         )
     ).all()
+
+
+async def record_link(
+    db: AsyncSession, session_id: str, detail: str, now: datetime, actor: Principal
+) -> None:
+    """A change of the link's state, as the technologist's socket saw it (``link_watch``)."""
+    db.add(
+        SessionEvent(session_id=session_id, kind="link", at=now, actor_id=actor.id, detail=detail)
+    )

@@ -8,22 +8,24 @@ idempotent (accepting twice is one accept; a status only moves a page forward, n
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from paging.engine import PageStatus
+from paging.engine import PageStatus, Purpose
 from paging.store import pages
 from paging.twilio import gather_twiml, is_accept_reply, say_twiml, valid_signature
-from signaling import notify, supervision
+from signaling import coverage
 from signaling.clock import utc_now
+from signaling.deps import ServicesDep
 from signaling.directory import load_principal
-from signaling.errors import StandbyError
+from signaling.errors import Forbidden, StandbyError
 from signaling.models import Facility, SupervisionSession, User
 from signaling.services import Services
+from signaling.supervision import Via
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", include_in_schema=False)
@@ -35,10 +37,10 @@ def _twiml(body: str) -> Response:
     return Response(body, media_type="application/xml")
 
 
-async def _signed_form(request: Request) -> dict[str, str] | None:
-    services: Services = request.app.state.services
+async def _signed_form(request: Request, services: ServicesDep) -> dict[str, str]:
+    """The webhook's form, if ``X-Twilio-Signature`` signs it; 403 and no change otherwise."""
     if services.twilio is None:
-        return None
+        raise Forbidden("no carrier is configured")
     # Twilio posts application/x-www-form-urlencoded; no multipart parser is needed.
     params = dict(
         parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
@@ -52,16 +54,11 @@ async def _signed_form(request: Request) -> dict[str, str] | None:
         request.headers.get("x-twilio-signature"),
     ):
         log.warning("twilio webhook %s: bad or missing signature, refused", request.url.path)
-        return None
+        raise Forbidden("invalid Twilio signature")
     return params
 
 
-def _refused() -> Response:
-    return Response(
-        '{"error": "forbidden", "detail": "invalid Twilio signature"}',
-        status_code=403,
-        media_type="application/json",
-    )
+SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
 
 
 async def _page(services: Services, page_id: int) -> Any:
@@ -69,34 +66,26 @@ async def _page(services: Services, page_id: int) -> Any:
         return (await db.execute(select(pages).where(pages.c.id == page_id))).first()
 
 
-async def _accept_as(services: Services, user_id: int, session_id: str) -> str:
+async def _accept_as(services: Services, user_id: int, session_id: str, via: str) -> str:
     """Accept the session for the paged radiologist; returns what to tell them."""
-    async with services.db() as db, db.begin():
+    async with services.db() as db:
         principal = await load_principal(db, user_id)
-        if principal is None:
-            return "Your account is not active."
-        now = utc_now()
-        try:
-            s = await supervision.accept(db, principal, session_id, now)
-        except StandbyError as exc:
-            return f"Not accepted: {exc.message}."
-        await services.pager.hold(db, s.id, now)
-    await notify.request_closed(services.hub, s, "taken")
-    await notify.session_changed(services.hub, s)
-    return "Accepted. Open Standby on your phone or laptop now to join the video."
+    if principal is None:
+        return "Your account is not active."
+    try:
+        await coverage.accept(services, principal, session_id, via)
+    except StandbyError as exc:
+        return f"Not accepted: {exc.message}."
+    return "Accepted. Open Standby on your phone or laptop now and press Join to start the video."
 
 
 @router.post("/voice/{page_id}")
-async def voice(page_id: int, request: Request) -> Response:
-    params = await _signed_form(request)
-    if params is None:
-        return _refused()
-    services: Services = request.app.state.services
+async def voice(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
     page = await _page(services, page_id)
     if page is None:
         return _twiml(say_twiml("This page is no longer valid. Goodbye."))
     if params.get("AnsweredBy") in MACHINE:
-        await _set_status(services, page_id, PageStatus.FAILED, "voicemail: not reached")
+        await _set_status(services, page_id, "voicemail: not reached")
         return _twiml(say_twiml("Standby page. Please open Standby."))
     async with services.db() as db:
         session = await db.get(SupervisionSession, page.session_id)
@@ -111,23 +100,16 @@ async def voice(page_id: int, request: Request) -> Response:
 
 
 @router.post("/voice/{page_id}/gather")
-async def gather(page_id: int, request: Request) -> Response:
-    params = await _signed_form(request)
-    if params is None:
-        return _refused()
-    services: Services = request.app.state.services
+async def gather(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
     page = await _page(services, page_id)
     if page is None or params.get("Digits") != "1":
         return _twiml(say_twiml("Not accepted. Goodbye."))
-    return _twiml(say_twiml(await _accept_as(services, page.user_id, page.session_id)))
+    answer = await _accept_as(services, page.user_id, page.session_id, Via.VOICE)
+    return _twiml(say_twiml(answer))
 
 
 @router.post("/sms")
-async def sms_reply(request: Request) -> Response:
-    params = await _signed_form(request)
-    if params is None:
-        return _refused()
-    services: Services = request.app.state.services
+async def sms_reply(params: SignedForm, services: ServicesDep) -> Response:
     if not is_accept_reply(params.get("Body", "")):
         return _twiml("<Response/>")
     async with services.db() as db:
@@ -140,6 +122,7 @@ async def sms_reply(request: Request) -> Response:
                 .where(
                     pages.c.user_id == user.id,
                     pages.c.channel == "sms",
+                    pages.c.purpose == Purpose.PAGE,
                     pages.c.status == PageStatus.SENT,
                     SupervisionSession.state == "paging",
                 )
@@ -148,32 +131,20 @@ async def sms_reply(request: Request) -> Response:
             )
     if user is None or latest is None:
         return _twiml("<Response><Message>Standby: no open page to accept.</Message></Response>")
-    answer = await _accept_as(services, user.id, latest)
+    answer = await _accept_as(services, user.id, latest, Via.SMS)
     return _twiml(f"<Response><Message>Standby: {answer}</Message></Response>")
 
 
 @router.post("/status/{page_id}")
-async def status(page_id: int, request: Request) -> Response:
-    params = await _signed_form(request)
-    if params is None:
-        return _refused()
-    services: Services = request.app.state.services
+async def status(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
     state = params.get("MessageStatus") or params.get("CallStatus") or ""
     if params.get("AnsweredBy") in MACHINE:
-        await _set_status(services, page_id, PageStatus.FAILED, "voicemail: not reached")
+        await _set_status(services, page_id, "voicemail: not reached")
     elif state in FAILED:
-        await _set_status(services, page_id, PageStatus.FAILED, f"carrier: {state}")
+        await _set_status(services, page_id, f"carrier: {state}")
     return Response(status_code=204)
 
 
-async def _set_status(services: Services, page_id: int, status: str, detail: str) -> None:
-    """Move a sent page to failed (once); later or repeated callbacks change nothing."""
-    async with services.db() as db, db.begin():
-        await db.execute(
-            update(pages)
-            .where(pages.c.id == page_id, pages.c.status == PageStatus.SENT)
-            .values(status=status, detail=detail)
-        )
-        session_id = await db.scalar(select(pages.c.session_id).where(pages.c.id == page_id))
-    if session_id:
-        await services.pager.notify(session_id, "page_failed")
+async def _set_status(services: Services, page_id: int, detail: str) -> None:
+    """A sent page was not delivered: failed once, and its person paged on their next channel."""
+    await services.pager.page_failed(page_id, detail, utc_now())

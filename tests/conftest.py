@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 
 from signaling.config import Environment, Settings
 from signaling.database import make_engine, make_session_factory, migrate
@@ -128,3 +129,14 @@ async def db_session(server: LiveServer) -> AsyncIterator[object]:
             yield db
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; nothing may be left under it afterwards."""
+    prefix = f"standby-test-{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    leftovers = list(client.scan_iter(f"{prefix}*"))
+    client.close()
+    assert leftovers == [], "tests leave nothing behind in Redis"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,6 +52,39 @@ def wait_healthy(
                 return
         time.sleep(0.1)
     raise ServiceFailed(f"standby serve did not become healthy in {timeout:g} s:\n{output()}")
+
+
+@contextlib.contextmanager
+def serve_process(
+    env: Mapping[str, str], port: int, output: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`standby serve --no-migrate` on loopback ``port`` in a process of its own, with ``env`` over
+    this process's environment and everything it prints written to ``output`` (readable while it
+    runs). Stopped when the block ends (SIGTERM, then SIGKILL after 15 s) unless it already exited."""
+    command = [sys.executable, "-m", "signaling", "serve", "--host", "127.0.0.1"]
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--no-migrate"],
+            env=os.environ | dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Terminate a `standby serve` process and wait for it; kill it if it will not stop."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass

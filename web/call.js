@@ -8,6 +8,7 @@ const POLL_MS = 200; // until ICE connects
 const CONNECTED_POLL_MS = 50; // connected, first frame and audio due any moment: look closely
 const SLOW_POLL_MS = 1000; // verified and reported: watch for a frozen picture
 const STALL_MS = 3000;
+const STATS_MS = 1000; // the server's link watch expects one report a second
 
 export class PeerCall {
   /**
@@ -107,6 +108,7 @@ export class PeerCall {
     this.pc = null;
     this.generation += 1;
     clearTimeout(this.pollTimer);
+    clearInterval(this.statsTimer);
     if (pc) {
       pc.onicecandidate = null;
       pc.oniceconnectionstatechange = null;
@@ -158,6 +160,9 @@ export class PeerCall {
     };
     if (offering) this._addLocal(pc, localStream, true);
     this._poll(pc, generation);
+    this._previous = null;
+    clearInterval(this.statsTimer);
+    this.statsTimer = setInterval(() => this._report(pc), STATS_MS);
     this.onChange();
     return pc;
   }
@@ -277,6 +282,65 @@ export class PeerCall {
     );
   }
 
+  /** Once a second: what this page receives, for the server's link watch (docs/protocol.md). */
+  async _report(pc) {
+    if (pc !== this.pc) return;
+    let report;
+    try {
+      report = await pc.getStats();
+    } catch {
+      return;
+    }
+    if (pc !== this.pc) return;
+    const totals = { frames: 0, fps: 0, packets: 0, level: 0, lost: 0, received: 0, bytes: 0, jitter: 0 };
+    const byId = new Map();
+    let pairId = null;
+    report.forEach((stat) => {
+      byId.set(stat.id, stat);
+      if (stat.type === "transport" && stat.selectedCandidatePairId) pairId = stat.selectedCandidatePairId;
+      if (stat.type !== "inbound-rtp") return;
+      totals.lost += Math.max(0, stat.packetsLost || 0);
+      totals.received += stat.packetsReceived || 0;
+      totals.bytes += stat.bytesReceived || 0;
+      totals.jitter = Math.max(totals.jitter, stat.jitter || 0);
+      if (stat.kind === "video") {
+        totals.frames += stat.framesDecoded || 0;
+        totals.fps = Math.max(totals.fps, stat.framesPerSecond || 0);
+      } else if (stat.kind === "audio") {
+        totals.packets += stat.packetsReceived || 0;
+        totals.level = Math.max(totals.level, stat.audioLevel || 0);
+      }
+    });
+    if (!pairId) {
+      report.forEach((stat) => {
+        if (stat.type === "candidate-pair" && stat.nominated && stat.state === "succeeded") pairId = stat.id;
+      });
+    }
+    const pair = pairId ? byId.get(pairId) : null;
+    const local = pair ? byId.get(pair.localCandidateId) : null;
+    const remote = pair ? byId.get(pair.remoteCandidateId) : null;
+    const types = [local && local.candidateType, remote && remote.candidateType];
+    const candidate = types.includes("relay") ? "relay" : types[0] || null;
+    const now = performance.now();
+    const before = this._previous;
+    this._previous = { at: now, ...totals };
+    const lost = before ? totals.lost - before.lost : 0;
+    const received = before ? totals.received - before.received : 0;
+    const seconds = before ? (now - before.at) / 1000 : 0;
+    this.send({
+      type: "stats",
+      frames_decoded: totals.frames,
+      fps: Math.min(240, totals.fps),
+      audio_packets: totals.packets,
+      audio_level: Math.min(1, totals.level),
+      rtt_ms: pair && typeof pair.currentRoundTripTime === "number" ? pair.currentRoundTripTime * 1000 : null,
+      loss: lost + received > 0 ? Math.min(1, Math.max(0, lost / (lost + received))) : 0,
+      jitter_ms: totals.jitter * 1000,
+      bitrate_kbps: seconds > 0 ? Math.max(0, ((totals.bytes - before.bytes) * 8) / 1000 / seconds) : 0,
+      candidate: ["host", "srflx", "prflx", "relay"].includes(candidate) ? candidate : null,
+    });
+  }
+
   /** The server lost our report (we rejoined): say it again. */
   reportAgain() {
     this.reported = false;
@@ -328,4 +392,58 @@ export function renderCallPills(call, sessionState, icePill, mediaPill) {
     setPill(mediaPill, "pending", `waiting for media: ${parts.join(", ")}`);
   }
   mediaPill.dataset.verified = call.verified ? "true" : "false";
+}
+
+const CAUSE_MINE = {
+  no_reports: (other) => `The ${other} is not connected: they cannot see or hear you.`,
+  nothing_arrives: (other) => `Your video and audio are not reaching the ${other}.`,
+  no_frames: (other) => `Your video is frozen for the ${other}.`,
+  video_black: () => "Your camera sends a black picture.",
+  video_frozen: () => "Your camera sends a frozen picture.",
+  video_lost: (other) => `Your video is not reaching the ${other}.`,
+  video_dark: () => "Your picture is too dark.",
+  audio_silent: () => "Your microphone sends silence.",
+  audio_missing: (other) => `Your audio is not reaching the ${other}.`,
+};
+const CAUSE_THEIRS = {
+  no_reports: () => "Your connection to the server is not getting through.",
+  nothing_arrives: (other) => `The ${other}'s video and audio are not reaching you.`,
+  no_frames: (other) => `The ${other}'s video froze.`,
+  video_black: (other) => `The ${other}'s camera sends a black picture.`,
+  video_frozen: (other) => `The ${other}'s camera sends a frozen picture.`,
+  video_lost: (other) => `The ${other}'s video is not reaching you.`,
+  video_dark: (other) => `The ${other}'s picture is too dark.`,
+  audio_silent: (other) => `The ${other}'s microphone sends silence.`,
+  audio_missing: (other) => `The ${other}'s audio is not reaching you.`,
+};
+const POOR = { high_loss: "packets are lost", high_rtt: "the delay is long", high_jitter: "the delay varies", low_fps: "the picture is choppy" };
+
+/** What the server's ``link`` message means for this page, in words; null while verified live. */
+export function linkProblem(link, myRole) {
+  if (!link || link.verified) return null;
+  const otherRole = myRole === "technologist" ? "radiologist" : "technologist";
+  const lines = [];
+  const poor = [];
+  for (const [sender, table] of [
+    [myRole, CAUSE_MINE],
+    [otherRole, CAUSE_THEIRS],
+  ]) {
+    const direction = (link.directions || {})[sender];
+    if (!direction || direction.state === "live") continue;
+    for (const cause of direction.causes || []) {
+      if (table[cause]) lines.push(table[cause](otherRole));
+      else if (POOR[cause]) poor.push(POOR[cause]);
+    }
+  }
+  if (poor.length) lines.push(`The connection is poor: ${[...new Set(poor)].join(", ")}.`);
+  return lines.length ? [...new Set(lines)].join(" ") : null;
+}
+
+/** Show the server's ``link`` verdict on this page, once the call has been up (``joined``): while
+ * it connects, "nothing arrives yet" is no news. */
+export function showLink(link, myRole, joined, notices) {
+  const problem = joined ? linkProblem(link, myRole) : null;
+  if (problem) notices.show("warn", problem, "link");
+  else notices.clear("link");
+  document.body.dataset.link = link.verified ? "verified" : "problem";
 }

@@ -450,3 +450,6 @@ export async function keepScreenOn(on) {
     wakeLock = null; // not allowed here; the call works without it
   }
 }
+
+/** How a radiologist accepted, in words (an accept's ``via``). */
+export const VIA = { web: "console", sms: "SMS", voice: "phone" };

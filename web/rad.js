@@ -1,12 +1,9 @@
 // Radiologist console: the open requests pushed live (with a sound), Accept, and the call (the
 // radiologist answers the technologist's offers).
 
-import { PeerCall, renderCallPills } from "./call.js";
+import { PeerCall, renderCallPills, showLink } from "./call.js";
 import {
   $,
-  Notices,
-  RISK_S,
-  SignalingSocket,
   api,
   currentUser,
   el,
@@ -16,11 +13,15 @@ import {
   goToLogin,
   keepScreenOn,
   lastExchange,
+  Notices,
   parseTime,
+  RISK_S,
   serverClock,
   show,
+  SignalingSocket,
   socketPill,
   stopStream,
+  VIA,
   waitClass,
 } from "./common.js";
 
@@ -137,9 +138,29 @@ function requestItem(request) {
     ),
     el("div", { class: "request-detail" }, `Technologist ${request.technologist.full_name}`),
     el("div", { class: "request-wait" }, "waiting 0:00"),
+    el("div", { class: "request-accepts", dataset: { testid: "accepts" }, hidden: true }),
     el("span", { class: "paged-badge", hidden: true }, "🔔 Paging you"),
     accept,
   );
+}
+
+
+// Accepting is a promise; the first to press Join (Accept here) takes the request.
+function markAccepts(node, request) {
+  const accepts = request.accepts || [];
+  const mine = accepts.find((a) => a.radiologist.id === (me && me.id));
+  const others = accepts.filter((a) => a !== mine);
+  const line = node.querySelector(".request-accepts");
+  const parts = [];
+  if (mine) parts.push(`You accepted by ${VIA[mine.via] || mine.via}: join now`);
+  if (others.length) {
+    const names = others.map((a) => `${a.radiologist.full_name} (${VIA[a.via] || a.via})`);
+    parts.push(`Accepted by ${names.join(", ")}, not joined yet`);
+  }
+  line.textContent = parts.join(" · ");
+  show(line, parts.length > 0);
+  const button = node.querySelector("button.accept");
+  if (!button.disabled) button.textContent = mine ? "Join now" : "Accept";
 }
 
 function markPaged(node, paged) {
@@ -166,6 +187,7 @@ function renderLobby() {
       items.set(request.id, node);
     }
     markPaged(node, pagedFor.has(request.id));
+    markAccepts(node, request);
     list.append(node); // (re)ordered, never rebuilt: a button under a finger stays put
   }
   const count = requests.size;
@@ -291,7 +313,7 @@ async function acceptRequest(sessionId, button) {
   notices.clear("accept");
   const camera = startCamera(); // at once, while the server records the accept
   try {
-    const { session } = await api("POST", `/api/sessions/${sessionId}/accept`);
+    const { session } = await api("POST", `/api/sessions/${sessionId}/join`);
     serverClock.sample(parseTime(session.accepted_at), lastExchange.sent, lastExchange.received, 1);
     requests.delete(sessionId);
     renderLobby();
@@ -301,7 +323,7 @@ async function acceptRequest(sessionId, button) {
     accepting = false;
     (await camera) && stopCamera();
     if (error.status === 409) {
-      notices.show("warn", `Could not accept: ${error.detail}.`, "accept");
+      notices.show("warn", `Could not join: ${error.detail}.`, "accept");
       onClosed(sessionId);
     } else if (error.status === 404) {
       // (the server answers 404 for a request that is no longer open to this radiologist)
@@ -547,6 +569,9 @@ function onMessage(message) {
       break;
     case "session":
       updateSession(message.session);
+      break;
+    case "link":
+      showLink(message, "radiologist", Boolean(current && current.state === "joined"), notices);
       break;
     case "error":
       if (message.code === "not_joined" && !current) break; // a late message after leaving

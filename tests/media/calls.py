@@ -32,7 +32,7 @@ class Call:
 
 
 async def open_call(server: LiveServer, *, accept: bool = True) -> Call:
-    """tech asks for supervision in a NORTH room; drdiaz accepts (unless ``accept`` is False)."""
+    """tech asks for supervision in a NORTH room; drdiaz accepts and joins (unless ``accept`` is False)."""
     tech, rad = await login(server, "tech"), await login(server, "drdiaz")
     async with api(server, tech) as client:
         rooms = (await client.get("/api/rooms")).json()["rooms"]
@@ -44,7 +44,7 @@ async def open_call(server: LiveServer, *, accept: bool = True) -> Call:
         session_id = opened.json()["session"]["id"]
     if accept:
         async with api(server, rad) as client:
-            accepted = await client.post(f"/api/sessions/{session_id}/accept")
+            accepted = await client.post(f"/api/sessions/{session_id}/join")
             assert accepted.status_code == 200, accepted.text
     return Call(server, tech, rad, session_id)
 

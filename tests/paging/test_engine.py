@@ -55,6 +55,7 @@ class Roster:
     on_call: dict[str, list[Recipient]] = field(default_factory=dict)
     skipped: dict[str, list[Skip]] = field(default_factory=dict)
     fail: bool = False
+    supervising: list[Recipient] = field(default_factory=list)
 
     async def resolve(
         self, db: AsyncSession, facility_id: int, target: Target, now: datetime
@@ -63,6 +64,9 @@ class Roster:
             raise RuntimeError("the directory is unreachable")
         name = target.schedule or ""
         return Resolution(tuple(self.on_call.get(name, [])), tuple(self.skipped.get(name, [])))
+
+    async def supervisors(self, db: AsyncSession, facility_id: int) -> tuple[Recipient, ...]:
+        return tuple(self.supervising)
 
 
 @dataclass
@@ -102,9 +106,12 @@ def pager(
 
 
 async def start(engine: Engine, db: async_sessionmaker[AsyncSession], pol: EscalationPolicy) -> str:
+    """Open paging at T0 as the service does: tiers due at once fire in the same transaction, and
+    their pages are sent after the commit."""
     session_id = str(uuid.uuid4())
     async with db() as s, s.begin():
-        await engine.start(s, session_id, 1, pol, T0)
+        fresh = await engine.start(s, session_id, 1, pol, T0)
+    await engine.deliver(fresh, T0)
     return session_id
 
 
@@ -291,6 +298,96 @@ async def test_retryable_failures_are_retried_and_final_ones_recorded(
     assert rows["sms"][3:] == ("failed", "invalid number")
 
 
+async def test_a_final_failure_moves_the_person_to_the_next_channel_at_once(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """The SMS is refused for good: the same person is called in the same round of work; when the
+    call fails too, every channel has been tried and nothing more is sent for that tier."""
+    refused = Recorder(fail_with=CarrierError("invalid number", retryable=False))
+    voice = Recorder(fail_with=CarrierError("call refused", retryable=False))
+    engine = pager(db, Roster({"primary": [DIAZ]}), {Channel.SMS: refused, Channel.VOICE: voice})
+    session_id = await start(engine, db, policy((0, "primary"), channels=(Channel.SMS,)))
+    await engine.advance(at(0))
+    await engine.advance(at(0.05))
+    rows = [(r[2], r[3], r[4]) for r in await page_rows(db, session_id)]
+    assert rows == [
+        ("sms", "failed", "invalid number"),
+        ("voice", "failed", "call refused"),
+    ]
+    await engine.advance(at(5))
+    assert len(await page_rows(db, session_id)) == 2
+
+
+async def test_a_carrier_callback_failure_moves_on_once(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """page_failed (a status callback: undelivered) fails the page once and pages the next
+    channel; the same callback again changes nothing; after a stop, nothing moves on."""
+    sms, voice = Recorder(), Recorder()
+    engine = pager(db, Roster({"primary": [DIAZ]}), {Channel.SMS: sms, Channel.VOICE: voice})
+    session_id = await start(engine, db, policy((0, "primary"), channels=(Channel.SMS,)))
+    await engine.advance(at(0))
+    page_id = sms.sent[0].id
+    assert await engine.page_failed(page_id, "carrier: undelivered", at(1)) == session_id
+    assert await engine.page_failed(page_id, "carrier: undelivered", at(1.1)) is None
+    await engine.advance(at(1.2))
+    assert [(p.user_name, p.address) for p in voice.sent] == [("Dr Ray Diaz", "+15550000004")]
+    # after a join, a late failure of the call is recorded but pages nobody further
+    async with db() as s, s.begin():
+        await engine.stop(s, session_id, "joined", at(2))
+    assert await engine.page_failed(voice.sent[0].id, "carrier: no-answer", at(3)) == session_id
+    await engine.advance(at(4))
+    statuses = [(r[2], r[3]) for r in await page_rows(db, session_id)]
+    assert statuses == [("sms", "failed"), ("voice", "failed")]
+
+
+async def test_running_out_alerts_supervisors_through_the_outbox(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """The final action pages every supervisor in-app and by SMS (one alert per channel, however
+    many workers advance); a supervisor without a mobile is recorded as skipped on SMS."""
+    in_app, sms = Recorder(), Recorder()
+    roster = Roster({"primary": [DIAZ]}, supervising=[PATEL, NO_PHONE])
+    first = pager(db, roster, {Channel.IN_APP: in_app, Channel.SMS: sms}, worker="w1")
+    second = pager(db, roster, {Channel.IN_APP: in_app, Channel.SMS: sms}, worker="w2")
+    session_id = await start(first, db, policy((0, "primary"), channels=(Channel.IN_APP,)))
+    await first.advance(at(0))
+    await asyncio.gather(first.advance(at(25)), second.advance(at(25)))
+    alerts = [(p.user_name, p.channel, p.purpose) for p in in_app.sent + sms.sent if p.tier < 0]
+    assert sorted(alerts) == [
+        ("Dr Anya Patel", Channel.IN_APP, "alert"),
+        ("Dr Anya Patel", Channel.SMS, "alert"),
+        ("Dr No Phone", Channel.IN_APP, "alert"),
+    ]
+    rows = [r for r in await page_rows(db, session_id) if r[1] < 0]
+    assert ("Dr No Phone", -1, "sms", "skipped", "no sms for this supervisor") in rows
+
+
+async def test_repage_starts_again_from_the_first_tier_with_new_keys(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """After a stop (joined), repage runs the policy snapshot again from now: the first tier
+    pages the same person again (a new round, so a new idempotency key), the later ones follow."""
+    in_app = Recorder()
+    engine = pager(db, Roster({"primary": [DIAZ], "backup": [PATEL]}), {Channel.IN_APP: in_app})
+    session_id = await start(
+        engine, db, policy((0, "primary"), (10, "backup"), channels=(Channel.IN_APP,))
+    )
+    await engine.advance(at(0))
+    async with db() as s, s.begin():
+        await engine.stop(s, session_id, "joined", at(3))
+    async with db() as s, s.begin():
+        assert await engine.repage(s, session_id, at(5), "handed back")
+    await engine.advance(at(5))
+    await engine.advance(at(14.9))
+    assert [(p.user_name, p.round) for p in in_app.sent] == [("Dr Ray Diaz", 0), ("Dr Ray Diaz", 1)]
+    await engine.advance(at(15))
+    assert [p.user_name for p in in_app.sent][-1] == "Dr Anya Patel"
+    async with db() as s:
+        run = (await s.execute(select(runs).where(runs.c.session_id == session_id))).one()
+    assert (run.state, run.repaged) == ("active", 1)
+
+
 async def test_two_workers_racing_send_each_page_exactly_once(
     db: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -314,19 +411,26 @@ async def test_two_workers_racing_send_each_page_exactly_once(
 async def test_a_page_claimed_by_a_dead_worker_is_sent_after_its_lease(
     db: async_sessionmaker[AsyncSession],
 ) -> None:
-    """A worker that claimed pages and died: another sends them once the short lease lapses."""
+    """A worker opens paging (tier 0 fires in that transaction, its page claimed by the worker)
+    and dies before sending: another worker sends the page once the short lease lapses, not
+    before, and once."""
     sent = Recorder()
     dead = pager(db, Roster({"primary": [DIAZ]}), {Channel.IN_APP: Recorder()}, worker="dead")
     alive = pager(db, Roster({"primary": [DIAZ]}), {Channel.IN_APP: sent}, worker="alive")
-    await start(dead, db, policy((0, "primary"), channels=(Channel.IN_APP,)))
-    while await dead._fire_one_timer(at(0)):
-        pass
-    claimed = await dead._claim(at(0))  # ... and the worker is killed before sending
-    assert len(claimed) == 1
+    session_id = str(uuid.uuid4())
+    async with db() as s, s.begin():
+        claimed = await dead.start(
+            s, session_id, 1, policy((0, "primary"), channels=(Channel.IN_APP,)), T0
+        )
+    assert [p.user_name for p in claimed] == ["Dr Ray Diaz"]  # ... and the worker is killed
+    assert [r[3] for r in await page_rows(db, session_id)] == ["sending"]
     await alive.advance(at(0) + LEASE / 2)
     assert sent.sent == []
     await alive.advance(at(0) + LEASE + timedelta(milliseconds=1))
-    assert [p.key for p in sent.sent] == [claimed[0].key]
+    assert [(p.key, p.attempts) for p in sent.sent] == [(claimed[0].key, 2)]
+    await alive.advance(at(5))
+    assert len(sent.sent) == 1
+    assert [r[3] for r in await page_rows(db, session_id)] == ["sent"]
 
 
 async def test_a_tier_whose_worker_failed_midway_is_fired_by_another(

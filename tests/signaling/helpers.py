@@ -28,8 +28,17 @@ async def open_session(
 
 
 async def accept(server: LiveServer, token: str, session_id: str) -> dict[str, Any]:
+    """A promise to join (holds the next tiers); the session is not the radiologist's yet."""
     async with api(server, token) as client:
         response = await client.post(f"/api/sessions/{session_id}/accept")
+    assert response.status_code == 200, response.text
+    return response.json()["session"]  # type: ignore[no-any-return]
+
+
+async def join_request(server: LiveServer, token: str, session_id: str) -> dict[str, Any]:
+    """Take the session, as the console's Accept button does: the first to join wins."""
+    async with api(server, token) as client:
+        response = await client.post(f"/api/sessions/{session_id}/join")
     assert response.status_code == 200, response.text
     return response.json()["session"]  # type: ignore[no-any-return]
 

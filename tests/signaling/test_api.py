@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.live import LiveServer, api, connect, login
-from tests.signaling.helpers import accept, get_session, open_session, room_id
+from tests.signaling.helpers import accept, get_session, join_request, open_session, room_id
 
 
 async def test_login_sets_a_secure_httponly_strict_cookie(server: LiveServer) -> None:
@@ -85,6 +85,7 @@ async def test_roles_are_checked(server: LiveServer) -> None:
         assert response.status_code == 403
     async with api(server, tech) as client:
         assert (await client.post(f"/api/sessions/{session['id']}/accept")).status_code == 403
+        assert (await client.post(f"/api/sessions/{session['id']}/join")).status_code == 403
         assert (await client.get("/api/requests")).status_code == 403
 
 
@@ -189,25 +190,57 @@ async def test_only_eligible_radiologists_see_and_accept(server: LiveServer) -> 
             assert (await client.get("/api/requests")).json()["requests"] == []
             assert (await client.get(f"/api/sessions/{session['id']}")).status_code == 404
             assert (await client.post(f"/api/sessions/{session['id']}/accept")).status_code == 404
+            assert (await client.post(f"/api/sessions/{session['id']}/join")).status_code == 404
     async with api(server, await login(server, "drpatel")) as client:
         listed = (await client.get("/api/requests")).json()["requests"]
     assert [r["id"] for r in listed] == [session["id"]]
     assert "accession_number" not in listed[0]
 
 
-async def test_two_radiologists_racing_one_wins(server: LiveServer) -> None:
-    """Two accepts at once: exactly one 200, the other 409 naming who took it."""
+async def test_several_accept_and_the_first_to_join_wins(server: LiveServer) -> None:
+    """Accepting is not joining: both radiologists accept; of two joins at once exactly one takes
+    the session (200) and the other gets 409 naming who joined. Every accept is in the record."""
     session = await open_session(server)
     diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
+    for token in (diaz, patel):
+        accepted = await accept(server, token, session["id"])
+        assert accepted["radiologist"] is None
+        assert accepted["state"] == "paging"
+    listed = await get_session(server, await login(server, "tech"), session["id"])
+    assert sorted(a["radiologist"]["full_name"] for a in listed["accepts"]) == [
+        "Dr Anya Patel",
+        "Dr Ray Diaz",
+    ]
 
-    async def try_accept(token: str) -> httpx.Response:
+    async def try_join(token: str) -> httpx.Response:
         async with api(server, token) as client:
-            return await client.post(f"/api/sessions/{session['id']}/accept")
+            return await client.post(f"/api/sessions/{session['id']}/join")
 
-    results = await asyncio.gather(try_accept(diaz), try_accept(patel))
+    results = await asyncio.gather(try_join(diaz), try_join(patel))
     assert sorted(r.status_code for r in results) == [200, 409]
+    winner = next(r for r in results if r.status_code == 200).json()["session"]
     loser = next(r for r in results if r.status_code == 409)
-    assert "already accepted by Dr" in loser.json()["detail"]
+    assert loser.json()["detail"] == f"already joined by {winner['radiologist']['full_name']}"
+    assert winner["accepts"] == []  # the winner's accept became the join, the other's superseded
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        events = (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]
+        paging = (await client.get(f"/api/sessions/{session['id']}/paging")).json()["paging"]
+    assert [e["kind"] for e in events].count("accepted") == 2
+    assert [e["kind"] for e in events].count("joined_request") == 1
+    assert sorted(a["status"] for a in paging["accepts"]) == ["joined", "superseded"]
+    assert (paging["state"], paging["stop_reason"]) == ("stopped", "joined")
+
+
+async def test_accepting_twice_is_one_accept(server: LiveServer) -> None:
+    """A repeated accept (double click, a retried request) records one accept."""
+    session = await open_session(server)
+    diaz = await login(server, "drdiaz")
+    await accept(server, diaz, session["id"])
+    await accept(server, diaz, session["id"])
+    async with api(server, await login(server, "tech")) as client:
+        events = (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]
+    assert [e["kind"] for e in events].count("accepted") == 1
 
 
 async def test_lobby_pushes_requests_to_eligible_radiologists_only(server: LiveServer) -> None:
@@ -224,7 +257,7 @@ async def test_lobby_pushes_requests_to_eligible_radiologists_only(server: LiveS
         opened = await diaz.expect("request_opened")
         assert opened["request"]["id"] == session["id"]
         assert "accession_number" not in opened["request"]
-        await accept(server, await login(server, "drdiaz"), session["id"])
+        await join_request(server, await login(server, "drdiaz"), session["id"])
         closed = await diaz.expect("request_closed")
         assert closed == {"type": "request_closed", "session_id": session["id"], "reason": "taken"}
         north = await open_session(server, tech)
@@ -262,18 +295,24 @@ async def test_cancel_needs_a_reason_and_is_final(server: LiveServer) -> None:
 
 
 async def test_release_hands_the_request_back(server: LiveServer) -> None:
-    """A radiologist who accepted but cannot join releases; another may then accept."""
+    """A radiologist who joined but cannot stay releases before the call is up: paging starts
+    again from the first tier, and another radiologist may then join."""
     session = await open_session(server)
     diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
-    await accept(server, diaz, session["id"])
+    await join_request(server, diaz, session["id"])
     async with api(server, patel) as client:
         # Taken by someone else, the session is no longer Dr Patel's to see at all.
         assert (await client.post(f"/api/sessions/{session['id']}/release")).status_code == 404
     async with api(server, diaz) as client:
-        assert (await client.post(f"/api/sessions/{session['id']}/release")).status_code == 200
-    taken = await accept(server, patel, session["id"])
-    assert taken["radiologist"]["full_name"] == "Dr Anya Patel"
+        released = await client.post(f"/api/sessions/{session['id']}/release")
+    assert released.status_code == 200, released.text
+    assert released.json()["session"]["radiologist"] is None
     tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        paging = (await client.get(f"/api/sessions/{session['id']}/paging")).json()["paging"]
+    assert (paging["state"], paging["repaged"]) == ("active", 1)
+    taken = await join_request(server, patel, session["id"])
+    assert taken["radiologist"]["full_name"] == "Dr Anya Patel"
     async with api(server, tech) as client:
         kinds = [
             e["kind"]
@@ -281,6 +320,24 @@ async def test_release_hands_the_request_back(server: LiveServer) -> None:
         ]
     assert kinds.count("accepted") == 2
     assert kinds.count("released") == 1
+
+
+async def test_withdrawing_an_accept(server: LiveServer) -> None:
+    """An accept released before joining withdraws only that promise; only a radiologist who
+    accepted may release (403 otherwise)."""
+    session = await open_session(server)
+    diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
+    await accept(server, diaz, session["id"])
+    async with api(server, patel) as client:
+        assert (await client.post(f"/api/sessions/{session['id']}/release")).status_code == 403
+    async with api(server, diaz) as client:
+        released = await client.post(f"/api/sessions/{session['id']}/release")
+    assert released.status_code == 200, released.text
+    assert released.json()["session"]["accepts"] == []
+    async with api(server, await login(server, "tech")) as client:
+        paging = (await client.get(f"/api/sessions/{session['id']}/paging")).json()["paging"]
+    assert [a["status"] for a in paging["accepts"]] == ["released"]
+    assert paging["state"] == "active"
 
 
 async def test_supervisor_sees_own_facilities_with_accession(server: LiveServer) -> None:
@@ -309,7 +366,7 @@ async def test_accession_number_never_in_logs(
     caplog.set_level(logging.INFO)
     tech = await login(server, "tech")
     session = await open_session(server, tech, accession_number="SECRET-ACC-777")
-    await accept(server, await login(server, "drdiaz"), session["id"])
+    await join_request(server, await login(server, "drdiaz"), session["id"])
     assert (await get_session(server, tech, session["id"]))["accession_number"] == "SECRET-ACC-777"
     assert "SECRET-ACC-777" not in caplog.text
     assert session["id"] in caplog.text
@@ -329,13 +386,14 @@ async def test_console_pages_check_login_and_role(server: LiveServer) -> None:
 
 
 async def test_accepting_a_taken_request_names_who_took_it(server: LiveServer) -> None:
-    """Pressing Accept after a colleague took the request says who did (409), not 'not found'."""
+    """Accepting or joining after a colleague joined says who did (409), not 'not found'."""
     session = await open_session(server)
-    await accept(server, await login(server, "drdiaz"), session["id"])
+    await join_request(server, await login(server, "drdiaz"), session["id"])
     async with api(server, await login(server, "drpatel")) as client:
-        response = await client.post(f"/api/sessions/{session['id']}/accept")
-    assert response.status_code == 409
-    assert response.json()["detail"] == "already accepted by Dr Ray Diaz"
+        for verb in ("accept", "join"):
+            response = await client.post(f"/api/sessions/{session['id']}/{verb}")
+            assert response.status_code == 409
+            assert response.json()["detail"] == "already joined by Dr Ray Diaz"
 
 
 async def test_my_open_sessions_filter(server: LiveServer) -> None:

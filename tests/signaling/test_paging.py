@@ -8,10 +8,14 @@ pages are recorded as skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
-from tests.live import LiveServer, Socket, api, connect, login
-from tests.signaling.helpers import accept, open_session, room_id
+import pytest
+
+from tests.conftest import make_settings
+from tests.live import LiveServer, Socket, api, connect, free_port, login, run_server
+from tests.signaling.helpers import accept, join_request, open_session, room_id
 
 
 async def east_session(server: LiveServer) -> tuple[str, dict[str, Any]]:
@@ -75,7 +79,7 @@ async def test_tiers_escalate_in_seconds_and_a_join_stops_paging(server: LiveSer
                 (p["name"], p["detail"]) for p in summary["pages"] if p["status"] == "skipped"
             }
             assert ("Dr Old License", "license_expired") in skipped
-            await accept(server, diaz, session["id"])
+            await join_request(server, diaz, session["id"])
             await diaz_phone.send({"type": "join", "session_id": session["id"]})
             await diaz_phone.expect("joined")
             for ws in (console, diaz_phone):
@@ -128,3 +132,42 @@ async def test_paging_view_needs_scope(server: LiveServer) -> None:
     _, session = await east_session(server)
     async with api(server, await login(server, "tech")) as client:
         assert (await client.get(f"/api/sessions/{session['id']}/paging")).status_code == 404
+
+
+@pytest.fixture
+def short_grace_server(database_url: str) -> Iterator[LiveServer]:
+    """The service with a 1.5 s grace window (STANDBY_ACCEPT_GRACE_S), to see it lapse."""
+    port = free_port()
+    with run_server(make_settings(database_url, port, accept_grace_s=1.5), port) as live:
+        yield live
+
+
+async def test_an_accept_without_a_join_lets_escalation_resume(
+    short_grace_server: LiveServer,
+) -> None:
+    """Dr Patel accepts at T+0 and does not join: the backup tier waits for the grace window
+    (1.5 s here), then fires; Dr Patel's accept still stands and she may still join, which stops
+    paging and tells Dr Diaz, who was paged meanwhile, that it is covered and by whom."""
+    server = short_grace_server
+    patel, diaz = await login(server, "drpatel"), await login(server, "drdiaz")
+    async with connect(server, diaz) as diaz_phone:
+        await diaz_phone.expect("requests")
+        tech, session = await east_session(server)
+        await accept(server, patel, session["id"])
+        held = await paging_of(server, tech, session["id"])
+        assert held["state"] == "held"
+        assert [(a["name"], a["via"], a["status"]) for a in held["accepts"]] == [
+            ("Dr Anya Patel", "web", "standing")
+        ]
+        page = await diaz_phone.expect("page", timeout=8)
+        assert page["tier"] == 1
+        resumed = await paging_of(server, tech, session["id"])
+        assert resumed["state"] == "active"
+        fired = {p["tier"]: p["at"] for p in resumed["pages"] if p["name"] == "Dr Ray Diaz"}
+        # The backup tier was due at T+1 s but fired only after the hold (accept + 1.5 s).
+        assert fired[1] >= held["held_until"]
+        await join_request(server, patel, session["id"])
+        covered = await diaz_phone.expect("covered")
+        assert covered == {"type": "covered", "session_id": session["id"], "by": "Dr Anya Patel"}
+    final = await paging_of(server, tech, session["id"])
+    assert (final["state"], final["stop_reason"]) == ("stopped", "joined")

@@ -1,22 +1,27 @@
 """SMS and voice pages through a fake Twilio that is a real HTTP server and signs its callbacks.
 
-EAST pages Dr Patel (+15550000005) at T+0 on in-app and SMS; tests/directory.yaml.
+EAST pages Dr Patel (+15550000005) at T+0 on in-app, SMS and voice; PORT pages Dr Harbor
+(+15550000201) at T+0 by SMS only and runs out at T+4 s, when its supervisor Sue Pier
+(+15550000202) is alerted; tests/directory.yaml.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from paging.twilio import TwilioSettings
 from tests.conftest import make_settings
 from tests.fakes.twilio_server import FROM_NUMBER, FakeTwilio, Signing, run_fake_twilio
-from tests.live import LiveServer, api, free_port, login, run_server
+from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import get_session, open_session, room_id
 
 PATEL = "+15550000005"
+HARBOR = "+15550000201"
+PIER = "+15550000202"
 
 
 @pytest.fixture
@@ -65,9 +70,18 @@ async def test_sms_reply_yes_accepts(phone_server: LiveServer, fake_twilio: Fake
     reply = await fake_twilio.reply_sms(PATEL, " Yes. ", f"{phone_server.url}/twilio/sms")
     assert reply.status_code == 200
     assert "Accepted" in reply.text
+    assert "Join" in reply.text
     stored = await get_session(phone_server, tech, str(session["id"]))
-    assert stored["radiologist"]["full_name"] == "Dr Anya Patel"
-    assert stored["accepted_at"] is not None
+    # Accepting is not joining: the session is not hers until she joins from a console.
+    assert stored["radiologist"] is None
+    assert [(a["radiologist"]["full_name"], a["via"]) for a in stored["accepts"]] == [
+        ("Dr Anya Patel", "sms")
+    ]
+    again = await fake_twilio.reply_sms(PATEL, "YES", f"{phone_server.url}/twilio/sms")
+    assert again.status_code == 200
+    async with api(phone_server, tech) as client:
+        events = (await client.get(f"/api/sessions/{session['id']}/events")).json()["events"]
+    assert [e["kind"] for e in events].count("accepted") == 1
 
 
 async def test_unsigned_or_forged_webhooks_change_nothing(
@@ -83,6 +97,7 @@ async def test_unsigned_or_forged_webhooks_change_nothing(
         assert response.status_code == 403
     stored = await get_session(phone_server, tech, str(session["id"]))
     assert stored["radiologist"] is None
+    assert stored["accepts"] == []
 
 
 async def test_failed_delivery_is_recorded(
@@ -116,7 +131,9 @@ async def test_pressing_1_on_the_call_accepts(
     assert "Press 1 to accept" in call.twiml[0]
     assert "ACC-SECRET-42" not in "".join(call.twiml)
     stored = await get_session(phone_server, tech, str(session["id"]))
-    assert stored["radiologist"]["full_name"] == "Dr Anya Patel"
+    assert [(a["radiologist"]["full_name"], a["via"]) for a in stored["accepts"]] == [
+        ("Dr Anya Patel", "voice")
+    ]
 
 
 async def test_voicemail_is_not_reached_and_accepts_nothing(
@@ -127,9 +144,130 @@ async def test_voicemail_is_not_reached_and_accepts_nothing(
     call = await fake_twilio.expect_call(PATEL)
     await call.voicemail()
     stored = await get_session(phone_server, tech, str(session["id"]))
-    assert stored["radiologist"] is None
+    assert stored["accepts"] == []
     async with api(phone_server, tech) as client:
         summary = (await client.get(f"/api/sessions/{session['id']}/paging")).json()["paging"]
     voice = [p for p in summary["pages"] if p["channel"] == "voice" and p["tier"] == 0]
     assert voice[0]["status"] == "failed"
     assert voice[0]["detail"] == "voicemail: not reached"
+
+
+async def port_request(server: LiveServer) -> tuple[str, dict[str, object]]:
+    tech = await login(server, "techport")
+    room = await room_id(server, tech, "Port Imaging")
+    return tech, await open_session(server, tech, room_id=room, accession_number="ACC-SECRET-77")
+
+
+async def paging_summary(server: LiveServer, tech: str, session_id: object) -> dict[str, Any]:
+    async with api(server, tech) as client:
+        response = await client.get(f"/api/sessions/{session_id}/paging")
+    assert response.status_code == 200, response.text
+    return response.json()["paging"]  # type: ignore[no-any-return]
+
+
+async def test_undelivered_sms_moves_the_person_to_a_call_at_once(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """PORT pages Dr Harbor by SMS only; Twilio reports it undelivered: he is called at once,
+    and the record shows the SMS failed and the call that followed."""
+    fake_twilio.fail_next(HARBOR, "sms")
+    tech, session = await port_request(phone_server)
+    sms = await fake_twilio.expect_sms(HARBOR)
+    await fake_twilio.expect_call(HARBOR)
+    assert sms.statuses == ["undelivered"]
+    summary = await paging_summary(phone_server, tech, session["id"])
+    mine = {p["channel"]: (p["status"], p["detail"]) for p in summary["pages"] if p["tier"] == 0}
+    assert mine["sms"][0] == "failed"
+    assert "undelivered" in (mine["sms"][1] or "")
+    assert mine["voice"] == ("sent", "sms failed")
+
+
+async def test_duplicated_and_out_of_order_callbacks_change_state_once(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio repeats a callback, and 'delivered' arrives after 'undelivered': the page fails
+    once, one call follows, and a late 'delivered' or 'sent' moves nothing back."""
+    fake_twilio.fail_next(HARBOR, "sms")
+    tech, session = await port_request(phone_server)
+    sms = await fake_twilio.expect_sms(HARBOR)
+    await fake_twilio.expect_call(HARBOR)
+    for _ in range(3):
+        assert (await sms.repeat_last()).status_code == 204
+    assert (await sms.send_status("failed")).status_code == 204
+    assert (await sms.deliver()).status_code == 204
+    assert (await sms.send_status("sent")).status_code == 204
+    await asyncio.sleep(0.3)  # (anything the repeats wrongly caused would be out by now)
+    assert [c.to for c in fake_twilio.calls] == [HARBOR]
+    summary = await paging_summary(phone_server, tech, session["id"])
+    sms_pages = [p for p in summary["pages"] if p["channel"] == "sms"]
+    assert [p["status"] for p in sms_pages] == ["failed"]
+
+
+async def test_status_callbacks_need_a_valid_signature(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """An unsigned or wrongly signed 'undelivered' is refused and moves nobody to another channel."""
+    tech, session = await port_request(phone_server)
+    sms = await fake_twilio.expect_sms(HARBOR)
+    for signing in (Signing.MISSING, Signing.WRONG):
+        response = await sms.send_status("undelivered", signing=signing)
+        assert response.status_code == 403
+    summary = await paging_summary(phone_server, tech, session["id"])
+    assert [p["status"] for p in summary["pages"] if p["channel"] == "sms"] == ["sent"]
+    assert fake_twilio.calls == []
+
+
+async def test_running_out_alerts_the_facilitys_supervisors(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Nobody joins at PORT: at T+4 s paging runs out, the technologist sees it, and the facility's
+    supervisor gets an SMS (site and link, no patient information) and a live in-app alert."""
+    async with connect(phone_server, await login(phone_server, "superport")) as console:
+        await console.expect("hello")
+        tech, session = await port_request(phone_server)
+        await fake_twilio.expect_sms(HARBOR)
+        alert = await console.expect("supervisor_alert", timeout=10)
+        assert alert == {"type": "supervisor_alert", "session_id": session["id"]}
+    sms = await fake_twilio.expect_sms(PIER, timeout=5)
+    assert "Port Imaging" in sms.body
+    assert "ACC-SECRET-77" not in sms.body
+    assert sms.body.startswith("Standby ALERT")
+    summary = await paging_summary(phone_server, tech, session["id"])
+    assert summary["exhausted"] is True
+    assert {(a["name"], a["channel"]) for a in summary["supervisors_alerted"]} == {
+        ("Sue Pier", "in_app"),
+        ("Sue Pier", "sms"),
+    }
+    assert "+1555" not in str(summary)
+    # A supervisor's "YES" is not a radiologist's accept.
+    reply = await fake_twilio.reply_sms(PIER, "YES", f"{phone_server.url}/twilio/sms")
+    assert "no open page" in reply.text
+
+
+async def test_webhooks_for_unknown_pages_and_oversized_bodies(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """A signed callback naming a page that does not exist changes nothing and says so; a body over
+    the 64 KiB limit is refused (413) before anything reads it; a non-numeric page id is 422."""
+    base = phone_server.url
+    status = await fake_twilio.post_callback(
+        f"{base}/twilio/status/999999", {"MessageStatus": "undelivered", "MessageSid": "SMx"}
+    )
+    assert status.status_code == 204
+    voice = await fake_twilio.post_callback(f"{base}/twilio/voice/999999", {"CallSid": "CAx"})
+    assert voice.status_code == 200
+    assert "no longer valid" in voice.text
+    huge = await fake_twilio.post_callback(f"{base}/twilio/sms", {"Body": "Y" * 70_000})
+    assert huge.status_code == 413
+    odd = await fake_twilio.post_callback(f"{base}/twilio/status/not-a-page", {"CallSid": "CAx"})
+    assert odd.status_code == 422
+    assert fake_twilio.messages == []
+    assert fake_twilio.calls == []
+
+
+async def test_webhooks_without_a_carrier_are_refused(server: LiveServer) -> None:
+    """With no carrier configured there is no token to check signatures against: 403, always."""
+    async with api(server) as client:
+        response = await client.post("/twilio/sms", data={"Body": "YES", "From": PATEL})
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 
 from signaling.closecodes import CloseCode
 from tests.live import LiveServer, connect, login
-from tests.signaling.helpers import accept, get_session, open_session
+from tests.signaling.helpers import get_session, join_request, open_session
 
 
 async def test_no_login_gets_an_error_and_close_4401(server: LiveServer) -> None:
@@ -146,7 +146,7 @@ async def test_relay_reaches_only_the_other_participant(server: LiveServer) -> N
     rad = await login(server, "drdiaz")
     session = await open_session(server, tech)
     other = await open_session(server, tech)
-    await accept(server, rad, session["id"])
+    await join_request(server, rad, session["id"])
     async with (
         connect(server, tech) as t,
         connect(server, rad) as r,
@@ -217,7 +217,7 @@ async def test_media_reports_from_both_sides_make_the_session_joined(server: Liv
     tech = await login(server, "tech")
     rad = await login(server, "drdiaz")
     session = await open_session(server, tech)
-    await accept(server, rad, session["id"])
+    await join_request(server, rad, session["id"])
     async with connect(server, tech) as t, connect(server, rad) as r:
         for ws in (t, r):
             await ws.send({"type": "join", "session_id": session["id"]})
@@ -245,7 +245,7 @@ async def test_closed_and_replaced_sockets_leave_no_trace_in_the_hub(server: Liv
     """After replaced and closed sockets are gone, the worker holds no member for them."""
     tech, rad = await login(server, "tech"), await login(server, "drdiaz")
     session = await open_session(server, tech)
-    await accept(server, rad, session["id"])
+    await join_request(server, rad, session["id"])
     async with connect(server, tech) as first, connect(server, rad) as r:
         await first.send({"type": "join", "session_id": session["id"]})
         await first.expect("joined")

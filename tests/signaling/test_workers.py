@@ -7,17 +7,15 @@ import os
 import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 from websockets.exceptions import ConnectionClosed
 
 from signaling.config import Settings
 from tests.conftest import REDIS_URL
-from tests.live import LiveServer, connect, free_port, login, wait_healthy
-from tests.signaling.helpers import accept, get_session, open_session
+from tests.live import LiveServer, connect, free_port, login, stop_process, wait_healthy
+from tests.signaling.helpers import get_session, join_request, open_session
 
 pytestmark = pytest.mark.redis
 
@@ -33,28 +31,13 @@ def serve(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         if process.stderr:
             process.stderr.close()
 
 
 def _stderr(process: subprocess.Popen[bytes]) -> str:
     return process.stderr.read().decode()[-2000:] if process.stderr else ""
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"standby-test-{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    leftovers = list(client.scan_iter(f"{prefix}*"))
-    client.close()
-    assert leftovers == [], "tests leave nothing behind in Redis"
 
 
 @pytest.fixture
@@ -91,7 +74,7 @@ async def test_participants_on_different_workers_meet(
         await r.expect("requests")
         session = await open_session(a, tech)
         assert (await r.expect("request_opened"))["request"]["id"] == session["id"]
-        await accept(b, rad, session["id"])
+        await join_request(b, rad, session["id"])
         async with connect(a, tech) as t:
             await t.send({"type": "join", "session_id": session["id"]})
             await t.expect("joined")

@@ -7,6 +7,7 @@ as joined only once video frames decode and audio arrives on both sides.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -64,6 +65,13 @@ async () => {
 """
 
 JOIN_TIMEOUT_MS = 30_000
+SCREENSHOTS = os.environ.get("STANDBY_SCREENSHOT_DIR")
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Keep a picture of the page for people to look at (STANDBY_SCREENSHOT_DIR)."""
+    if SCREENSHOTS:
+        await page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 @dataclass
@@ -210,6 +218,10 @@ async def test_request_accept_join_with_two_way_video(
         assert await side.evaluate("() => document.getElementById('local-video').videoWidth") > 0
     await expect(tech.locator("#radiologist")).to_contain_text("Dr Ray Diaz")
     await expect(tech.locator("#elapsed-caption")).to_contain_text("joined in")
+    # Both pages report what they receive once a second; the server finds both directions live.
+    for side in (tech, rad):
+        await expect(side.locator("body")).to_have_attribute("data-link", "verified", timeout=8_000)
+        await expect(side.locator("#notices")).not_to_contain_text("not reaching")
 
     stored = await stored_session(server, session_id)
     assert stored["state"] == "joined"
@@ -242,6 +254,31 @@ async def test_request_accept_join_with_two_way_video(
         )
     ).all()
     assert sorted(v or "" for v in verified) == ["radiologist", "technologist"]
+
+    # The technologist's camera stops (a pulled cable): within seconds both pages say what is wrong,
+    # each in its own words, and the record keeps the change.
+    await tech.evaluate(
+        "() => document.getElementById('local-video').srcObject.getVideoTracks()[0].stop()"
+    )
+    await expect(rad.locator("#notices")).to_contain_text(
+        "The technologist's video froze.", timeout=8_000
+    )
+    await expect(tech.locator("#notices")).to_contain_text(
+        "Your video is frozen for the radiologist.", timeout=8_000
+    )
+    for side in (tech, rad):
+        await expect(side.locator("body")).to_have_attribute("data-link", "problem")
+    await screenshot(rad, "rad-link-frozen")
+    await screenshot(tech, "tech-link-frozen")
+    link_events = (
+        await db_session.scalars(
+            select(SessionEvent.detail).where(
+                SessionEvent.session_id == session_id, SessionEvent.kind == "link"
+            )
+        )
+    ).all()
+    assert "verified two-way live" in link_events
+    assert any("technologist: frozen (no_frames)" in (d or "") for d in link_events), link_events
 
     # The technologist ends it; both consoles see it end, and the technologist can go on.
     await expect(tech.locator("#end")).to_have_text("End session")
@@ -316,13 +353,13 @@ async def test_a_request_taken_meanwhile_says_by_whom(server: LiveServer, pages:
     rad_w = await pages.open()
     rad = rad_w.page
 
-    # Hold back the lobby's request_closed pushes, as a slow network would: the page still shows
-    # the request after another radiologist took it.
+    # Hold back the lobby's request_closed and covered pushes, as a slow network would: the page
+    # still shows the request after another radiologist took it.
     async def hold_back_closures(route: WebSocketRoute) -> None:
         upstream = route.connect_to_server()
 
         def from_server(message: str | bytes) -> None:
-            if "request_closed" not in str(message):
+            if not any(kind in str(message) for kind in ('"request_closed"', '"covered"')):
                 route.send(message)
 
         upstream.on_message(from_server)
@@ -343,14 +380,14 @@ async def test_a_request_taken_meanwhile_says_by_whom(server: LiveServer, pages:
     await expect(item).to_be_visible(timeout=10_000)
 
     async with api(server, await login(server, "drpatel")) as patel:
-        taken = await patel.post(f"/api/sessions/{session_id}/accept")
+        taken = await patel.post(f"/api/sessions/{session_id}/join")
         assert taken.status_code == 200, taken.text
     await expect(item).to_be_visible()  # the closure was held back
 
     await item.locator("button.accept").click()
-    # 409 "already accepted by ..." when both raced; 404 when the request was no longer visible.
+    # 409 "already joined by ..." when both raced; 404 when the request was no longer visible.
     await expect(rad.locator("#notices")).to_contain_text(
-        re.compile(r"already accepted by Dr Anya Patel|no longer open")
+        re.compile(r"already joined by Dr Anya Patel|no longer open")
     )
     await expect(item).to_have_count(0)
     await expect(rad.locator("#call-panel")).to_be_hidden()

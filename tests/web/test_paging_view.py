@@ -7,7 +7,6 @@ skipped: license expired), no repeats: exhausted about 3.5 s after the request i
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,15 +14,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.live import LiveServer
-from tests.web.test_browser import Pages, request_supervision, sign_in
+from tests.live import LiveServer, api, login
+from tests.web.test_browser import Pages, request_supervision, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
 EAST = "East Side Imaging"
 PHONE_NUMBER = re.compile(r"\+1\d{10}")
 # Where to leave screenshots of the technologist console (unset: none are taken).
-SCREENSHOTS = os.environ.get("STANDBY_SCREENSHOT_DIR")
 
 VIEWPORTS: dict[str, dict[str, Any]] = {
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
@@ -42,11 +40,6 @@ async def no_phone_numbers(page: Page) -> None:
     text = await page.evaluate("() => document.body.innerText")
     assert not PHONE_NUMBER.search(text), text
     assert not PHONE_NUMBER.search(await page.content())
-
-
-async def screenshot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        await page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("device", sorted(VIEWPORTS))
@@ -77,6 +70,9 @@ async def test_technologist_sees_the_tiers_then_do_not_inject(
     await expect(alert).to_be_visible(timeout=10_000)
     await expect(alert).to_contain_text("do not inject")
     await expect(alert).to_have_attribute("role", "alert")
+    # EAST has no supervisor in the test directory: the page says so rather than pretending.
+    await expect(alert).to_contain_text("No supervisor is set up for this facility")
+    await expect(tech.locator("#timer")).to_have_attribute("data-band", "risk")
     await expect(tech.locator("#state")).not_to_have_attribute("data-state", "joined")
     await expect(tech.locator("#end")).to_be_visible()
     await expect(tech.locator("#end")).to_have_text("Cancel request")
@@ -116,5 +112,42 @@ async def test_radiologist_paged_for_a_request_sees_it_marked(
     await expect(item.locator(".paged-badge")).to_be_visible()
     await expect(item.locator(".paged-badge")).to_contain_text("Paging you")
     await no_phone_numbers(rad)
+    rad_w.check()
+    tech_w.check()
+
+
+async def test_an_accept_shows_until_the_radiologist_joins(
+    server: LiveServer, pages: Pages
+) -> None:
+    """Dr Patel accepts (a promise) without joining: the technologist sees who accepted and that
+    they have not joined; Dr Patel's console offers "Join now", and pressing it takes the call."""
+    rad_w = await pages.open(viewport={"width": 390, "height": 844}, is_mobile=True)
+    tech_w = await pages.open()
+    rad, tech = rad_w.page, tech_w.page
+    await sign_in(tech, server, "techeast", "/tech")
+    await expect(tech.locator("#ws-status")).to_have_attribute("data-state", "ok")
+    session_id = await request_supervision(tech, EAST, "CT-E", "EAST-3")
+    async with api(server, await login(server, "drpatel")) as patel:
+        accepted = await patel.post(f"/api/sessions/{session_id}/accept")
+        assert accepted.status_code == 200, accepted.text
+    await expect(tech.locator("#paging-tier")).to_have_text(
+        "Dr Anya Patel (console) accepted — waiting for them to join…", timeout=5_000
+    )
+    await expect(tech.locator("#radiologist")).to_contain_text("Waiting for them to join")
+    person = tech.locator(".paging-person", has_text="Dr Anya Patel")
+    await expect(person).to_have_attribute("data-status", "accepted")
+    await screenshot(tech, "tech-accepted-not-joined")
+
+    await sign_in(rad, server, "drpatel", "/rad")
+    item = rad.locator(f'li[data-session-id="{session_id}"]')
+    await expect(item).to_be_visible(timeout=10_000)
+    await expect(item.locator(".request-accepts")).to_have_text("You accepted by console: join now")
+    await expect(item.locator("button.accept")).to_have_text("Join now")
+    await screenshot(rad, "rad-accepted-join-now")
+    await item.locator("button.accept").click()
+    await expect(rad.locator("#call-panel")).to_be_visible(timeout=10_000)
+    await expect(tech.locator("#radiologist")).to_contain_text("Dr Anya Patel", timeout=10_000)
+    await expect(tech.locator("#radiologist")).not_to_contain_text("Waiting for them to join")
+    await no_phone_numbers(tech)
     rad_w.check()
     tech_w.check()

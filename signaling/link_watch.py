@@ -1,0 +1,107 @@
+"""Each participant socket's watch over its session's link (issue 4; client evidence so far).
+
+Both pages send ``stats`` once a second: what they measure of the media they receive. The socket that
+gets one publishes it to the session, so every socket in the session, on whatever worker, feeds the
+same reports into its own ``LinkWatch`` and tells its own page, within a tick of a change, the state
+of both directions (``media.link``). The technologist's socket also writes each change into the
+session's record (``link`` events), as the technologist is present for the whole exam.
+
+The watch starts with the first report of the session, so pages that do not report yet are never
+shown as lost. Server evidence (``media.monitor``) is not wired in yet: assessments say
+``server_checked: false``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from media.link import Assessment, ClientReport, Direction
+from signaling.hub import other
+
+TICK_S = 0.1
+HEARTBEAT_S = 5.0
+ROLES = ("technologist", "radiologist")
+
+
+def report_from(message: dict[str, Any], at: float) -> ClientReport:
+    return ClientReport(
+        at=at,
+        frames_decoded=int(message["frames_decoded"]),
+        fps=float(message["fps"]),
+        audio_packets=int(message["audio_packets"]),
+        audio_level=float(message["audio_level"]),
+        rtt_ms=message.get("rtt_ms"),
+        loss=float(message.get("loss", 0.0)),
+        jitter_ms=float(message.get("jitter_ms", 0.0)),
+        bitrate_kbps=float(message.get("bitrate_kbps", 0.0)),
+        candidate=message.get("candidate"),
+    )
+
+
+def _view(a: Assessment) -> dict[str, Any]:
+    return {
+        "state": a.state.value,
+        "causes": [c.value for c in a.causes],
+        "video": a.video,
+        "audio": a.audio,
+        "server_checked": a.server_checked,
+    }
+
+
+@dataclass
+class LinkWatch:
+    """Both directions of one session, as one socket sees them. Keyed by the *sending* role."""
+
+    clock: Callable[[], float] = time.monotonic
+    directions: dict[str, Direction] = field(
+        default_factory=lambda: {role: Direction(monitored=False) for role in ROLES}
+    )
+    _last: tuple[Any, ...] | None = None
+    _sent_at: float = 0.0
+    _left: set[str] = field(default_factory=set)
+
+    def report(self, receiver: str, message: dict[str, Any]) -> None:
+        """A page's stats: evidence on the media the *other* participant sends."""
+        self._left.discard(receiver)
+        self.directions[other(receiver)].client(report_from(message, self.clock()))
+
+    def left(self, role: str) -> None:
+        """That participant's socket left the session: what it received is no longer seen."""
+        self._left.add(role)
+
+    def assess(self) -> dict[str, dict[str, Any]]:
+        now = self.clock()
+        views = {}
+        for sender, direction in self.directions.items():
+            view = _view(direction.assess(now))
+            if other(sender) in self._left:
+                view |= {"state": "lost", "causes": ["no_reports"], "video": False, "audio": False}
+            views[sender] = view
+        return views
+
+    def tick(self) -> tuple[dict[str, dict[str, Any]], bool, bool] | None:
+        """(directions, verified, changed) when the page should be told (a change, or the
+        heartbeat); None otherwise."""
+        views = self.assess()
+        verified = all(v["state"] == "live" for v in views.values())
+        key = (verified, *((v["state"], tuple(v["causes"])) for v in views.values()))
+        now = self.clock()
+        changed = key != self._last
+        if not changed and now - self._sent_at < HEARTBEAT_S:
+            return None
+        self._last, self._sent_at = key, now
+        return views, verified, changed
+
+
+def describe(views: dict[str, dict[str, Any]], verified: bool) -> str:
+    """One line for the session's record: ``verified`` or each direction's state and causes."""
+    if verified:
+        return "verified two-way live"
+    parts = [
+        f"{sender}: {v['state']}" + (f" ({', '.join(v['causes'])})" if v["causes"] else "")
+        for sender, v in views.items()
+    ]
+    return "; ".join(parts)[:200]
