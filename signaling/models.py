@@ -41,6 +41,11 @@ class Facility(Base):
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
+    # The server's own check of each page's outgoing media (issue 4); off saves the bandwidth of the
+    # small copy each page sends, and client evidence alone then decides.
+    monitor_media: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # A passed camera/microphone/network check on this device is required at the start of a shift.
+    require_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     rooms: Mapped[list[Room]] = relationship(
         back_populates="facility", order_by="Room.code", lazy="raise"
     )
@@ -174,6 +179,8 @@ class SupervisionSession(Base):
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # Verified two-way live seconds and every gap (start, seconds, causes), written when it ends.
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     facility: Mapped[Facility] = relationship(lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
@@ -223,3 +230,17 @@ class SessionEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PreflightCheck(Base):
+    """One run of "Test camera, microphone and network" by one user on one device (issue 4)."""
+
+    __tablename__ = "preflight_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(String(64))  # random id the browser keeps
+    device_label: Mapped[str] = mapped_column(String(200), default="")
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    passed: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
