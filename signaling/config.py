@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # An accept holds further tiers this long; if the radiologist has not joined by then, paging
     # goes on (the accept still stands: they may still join).
     accept_grace_s: float = Field(default=30.0, gt=0, le=600)
+    # While a session is joined, the radiologist's video and audio gone (not reaching the
+    # technologist's page, or frozen) this long re-pages: the gap and the re-page are recorded.
+    repage_after_s: float = Field(default=15.0, gt=0, le=600)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 

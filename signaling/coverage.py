@@ -7,6 +7,8 @@ the carrier webhooks.
   pending is cancelled and everyone who was paged is told it is covered, and by whom.
 - release: an accept withdrawn (paging resumes when no accept stands), or a joined radiologist handing
   the session back before the call is up (paging starts again from the first tier).
+- media_lost: the joined radiologist's video and audio stayed gone past the window: paging starts
+  again from the first tier; the radiologist may join again like anyone paged.
 """
 
 from __future__ import annotations
@@ -61,4 +63,22 @@ async def release(services: Services, principal: Principal, session_id: str) -> 
     await notify.session_changed(services.hub, s)
     await notify.request_opened(services.hub, s)
     await services.pager.tell(s.id, "released")
+    return s
+
+
+async def media_lost(
+    services: Services, technologist: Principal, session_id: str, radiologist_id: int, lost_s: float
+) -> SupervisionSession | None:
+    """Page again because the radiologist's media is gone; None if the session was not (or no
+    longer) joined with that radiologist."""
+    async with services.db() as db, db.begin():
+        now = utc_now()
+        s = await supervision.media_lost(db, session_id, radiologist_id, lost_s, now, technologist)
+        if s is None:
+            return None
+        await services.pager.repage(db, s.id, now, f"radiologist's media gone {lost_s:.0f} s")
+    services.pager.poke()
+    await notify.session_changed(services.hub, s)
+    await notify.request_opened(services.hub, s)
+    await services.pager.tell(s.id, "repaged")
     return s

@@ -24,6 +24,8 @@ from signaling.hub import other
 TICK_S = 0.1
 HEARTBEAT_S = 5.0
 ROLES = ("technologist", "radiologist")
+# A direction in these states carries no supervision: no picture, or nothing at all.
+GONE = ("lost", "frozen")
 
 
 def report_from(message: dict[str, Any], at: float) -> ClientReport:
@@ -62,6 +64,7 @@ class LinkWatch:
     _last: tuple[Any, ...] | None = None
     _sent_at: float = 0.0
     _left: set[str] = field(default_factory=set)
+    _gone_since: dict[str, float] = field(default_factory=dict)
 
     def report(self, receiver: str, message: dict[str, Any]) -> None:
         """A page's stats: evidence on the media the *other* participant sends."""
@@ -89,11 +92,22 @@ class LinkWatch:
         verified = all(v["state"] == "live" for v in views.values())
         key = (verified, *((v["state"], tuple(v["causes"])) for v in views.values()))
         now = self.clock()
+        for sender, view in views.items():
+            if view["state"] in GONE:
+                self._gone_since.setdefault(sender, now)
+            else:
+                self._gone_since.pop(sender, None)
         changed = key != self._last
         if not changed and now - self._sent_at < HEARTBEAT_S:
             return None
         self._last, self._sent_at = key, now
         return views, verified, changed
+
+    def gone_for(self, sender: str) -> float:
+        """Seconds that ``sender``'s media has been gone (lost or frozen) without a break, as of
+        the last tick; 0 while it arrives."""
+        since = self._gone_since.get(sender)
+        return 0.0 if since is None else self.clock() - since
 
 
 def describe(views: dict[str, dict[str, Any]], verified: bool) -> str:

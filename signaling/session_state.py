@@ -28,6 +28,7 @@ class SessionEvent(StrEnum):
     JOIN = "join"
     COMPLETE = "complete"
     CANCEL = "cancel"
+    MEDIA_LOST = "media_lost"  # the radiologist's media stayed gone: page again
 
 
 class Outcome(StrEnum):
@@ -47,6 +48,7 @@ class CancelReason(StrEnum):
 _TRANSITIONS: dict[tuple[SessionState, SessionEvent], SessionState] = {
     (SessionState.REQUESTED, SessionEvent.PAGE): SessionState.PAGING,
     (SessionState.PAGING, SessionEvent.JOIN): SessionState.JOINED,
+    (SessionState.JOINED, SessionEvent.MEDIA_LOST): SessionState.PAGING,
     (SessionState.JOINED, SessionEvent.COMPLETE): SessionState.ENDED,
     (SessionState.REQUESTED, SessionEvent.CANCEL): SessionState.ENDED,
     (SessionState.PAGING, SessionEvent.CANCEL): SessionState.ENDED,

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from signaling import notify, supervision
+from signaling import coverage, notify, supervision
 from signaling.clock import utc_now
 from signaling.closecodes import CloseCode
 from signaling.directory import Principal, eligible_facility_ids
@@ -104,6 +104,7 @@ class Connection:
         self.closing = False
         self._paging_task: asyncio.Task[None] | None = None
         self.link: LinkWatch | None = None
+        self._repage_tried = False
         self._link_task: asyncio.Task[None] | None = None
         self._paging_again = False
         self._window_start = time.monotonic()
@@ -313,7 +314,31 @@ class Connection:
                     # after a change (its socket closing cancels this watch) loses no record.
                     await asyncio.shield(self._record_link(session_id, describe(views, verified)))
                 self.send(Link(session_id=session_id, directions=views, verified=verified))
+            if self.role == "technologist":
+                await self._repage_if_radiologist_gone(session_id)
             await asyncio.sleep(TICK_S)
+
+    async def _repage_if_radiologist_gone(self, session_id: str) -> None:
+        """The technologist's socket (present for the whole exam) pages again when the joined
+        radiologist's media stays gone past the window; once per loss."""
+        assert self.link is not None
+        gone_s = self.link.gone_for("radiologist")
+        if gone_s < self.services.settings.repage_after_s:
+            self._repage_tried = False
+            return
+        if self._repage_tried:
+            return
+        self._repage_tried = True
+        try:
+            async with self.services.db() as db:
+                s = await supervision.visible_session(db, self.principal, session_id, utc_now())
+            if s.state != SessionState.JOINED.value or s.radiologist_id is None:
+                return
+            await coverage.media_lost(
+                self.services, self.principal, session_id, s.radiologist_id, gone_s
+            )
+        except Exception:
+            log.exception("socket %s: paging again after the radiologist's loss failed", self.id)
 
     async def _record_link(self, session_id: str, detail: str) -> None:
         try:

@@ -430,7 +430,11 @@ async def try_join(
             SupervisionSession.technologist_media_at.is_not(None),
             SupervisionSession.radiologist_media_at.is_not(None),
         )
-        .values(state=SessionState.JOINED.value, joined_at=now)
+        # a radiologist back after a re-page keeps the first join: latency counts to that one
+        .values(
+            state=SessionState.JOINED.value,
+            joined_at=func.coalesce(SupervisionSession.joined_at, now),
+        )
     )
     if joined.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -446,6 +450,57 @@ async def try_join(
         )
     )
     log.info("session %s: paging -> joined", session_id)
+    return s
+
+
+async def media_lost(
+    db: AsyncSession,
+    session_id: str,
+    radiologist_id: int,
+    lost_s: float,
+    now: datetime,
+    actor: Principal,
+) -> SupervisionSession | None:
+    """The joined radiologist's media stayed gone for ``lost_s``: the session goes back to paging
+    without them (they may join again, as may anyone paged). Returns the session if this call made
+    the change; None if it was no longer joined with that radiologist (ended, or already done)."""
+    moved = await db.execute(
+        update(SupervisionSession)
+        .where(
+            SupervisionSession.id == session_id,
+            SupervisionSession.state == SessionState.JOINED.value,
+            SupervisionSession.radiologist_id == radiologist_id,
+        )
+        .values(
+            state=next_state(SessionState.JOINED, Event.MEDIA_LOST).value,
+            radiologist_id=None,
+            technologist_media_at=None,
+            radiologist_media_at=None,
+        )
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    s = await _load(db, session_id, fresh=True)
+    db.add(
+        _event(
+            s,
+            "media_lost",
+            now,
+            actor,
+            detail=f"radiologist {radiologist_id}: video and audio gone for {lost_s:.0f} s",
+        )
+    )
+    db.add(
+        _event(
+            s,
+            "transition",
+            now,
+            actor,
+            from_state=SessionState.JOINED.value,
+            to_state=SessionState.PAGING.value,
+        )
+    )
+    log.info("session %s: joined -> paging (radiologist's media gone %.1f s)", session_id, lost_s)
     return s
 
 
