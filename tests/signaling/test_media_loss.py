@@ -114,7 +114,8 @@ async def test_radiologist_media_gone_past_the_window_pages_again(server: LiveSe
         page = await diaz_phone.expect("page", timeout=8)
         assert page["session_id"] == session_id
         paging = await paging_of(server, tech, session_id)
-        assert paging["repaged"] == 1 and paging["state"] == "active"
+        assert paging["repaged"] == 1
+        assert paging["state"] == "active"
 
         patel = await login(server, "drpatel")
         back = await join_request(server, patel, session_id)
@@ -128,6 +129,7 @@ async def test_radiologist_media_gone_past_the_window_pages_again(server: LiveSe
         assert again["join_latency_ms"] == first["join_latency_ms"]
     events = await events_of(server, tech, session_id)
     lost = [e for e in events if e["kind"] == "media_lost"]
-    assert len(lost) == 1 and "gone for" in lost[0]["detail"]
+    assert len(lost) == 1
+    assert "gone for" in lost[0]["detail"]
     details = [e["detail"] for e in events if e["kind"] == "link"]
     assert any(d.startswith("technologist: live; radiologist: lost") for d in details), details
