@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling import auth, coverage, notify, supervision
+from signaling import auth, coverage, link_record, notify, supervision
 from signaling.clock import iso_ms, utc_now
 from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.directory import rooms_for
@@ -157,6 +157,14 @@ async def get_session(session_id: str, principal: CurrentUser, db: Db) -> dict[s
             s, with_accession=supervision.shows_accession(principal, s)
         )
     }
+
+
+@router.get("/sessions/{session_id}/coverage")
+async def session_coverage(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """Seconds of verified two-way live supervision and every gap (so far, while it runs)."""
+    now = utc_now()
+    s = await supervision.visible_session(db, principal, session_id, now)
+    return {"coverage": await link_record.coverage_of(db, s, now)}
 
 
 @router.get("/sessions/{session_id}/events")

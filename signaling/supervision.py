@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling import link_record
 from signaling.clock import iso_ms
 from signaling.directory import Principal, eligible_facility_ids
 from signaling.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -80,6 +81,7 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
         "joined_at": iso_ms(s.joined_at),
         "ended_at": iso_ms(s.ended_at),
         "join_latency_ms": latency,
+        "coverage": s.coverage,
     }
     if with_accession:
         body["accession_number"] = s.accession_number
@@ -532,6 +534,7 @@ async def end(
     s.cancel_note = note
     s.ended_at = now
     s.ended_by_id = principal.id
+    s.coverage = await link_record.coverage_of(db, s, now)
     await db.execute(
         update(SessionAccept)
         .where(SessionAccept.session_id == s.id, SessionAccept.ended_at.is_(None))
