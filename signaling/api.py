@@ -90,6 +90,7 @@ async def me(principal: CurrentUser) -> dict[str, Any]:
 async def client_config(principal: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     return {
         "ice_servers": services.ice_servers(principal.id),
+        "ice_transport_policy": services.settings.ice_transport_policy,
         "benchmarks_s": {"best": 30, "risk": 90},
         "server_time": iso_ms(utc_now()),
     }

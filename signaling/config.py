@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     turn_secret: SecretStr | None = None
     turn_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    # "relay": pages send all media through the TURN relay (networks that block direct UDP between
+    # sites, or to keep each side's addresses from the other); "all": direct when possible.
+    ice_transport_policy: Literal["all", "relay"] = "all"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     session_idle_minutes: int = Field(default=12 * 60, ge=1)
@@ -109,6 +112,18 @@ class Settings(BaseSettings):
     def _turn_needs_its_secret(self) -> Settings:
         if self.turn_urls and self.turn_secret is None:
             raise ValueError("STANDBY_TURN_URLS is set but STANDBY_TURN_SECRET is not")
+        return self
+
+    @model_validator(mode="after")
+    def _relay_needs_a_relay(self) -> Settings:
+        has_turn = self.turn_urls or any(
+            u.startswith(("turn:", "turns:")) for server in self.ice_servers for u in server.urls
+        )
+        if self.ice_transport_policy == "relay" and not has_turn:
+            raise ValueError(
+                "STANDBY_ICE_TRANSPORT_POLICY=relay needs a TURN server "
+                "(STANDBY_TURN_URLS, or a turn: URL in STANDBY_ICE_SERVERS)"
+            )
         return self
 
     @model_validator(mode="after")

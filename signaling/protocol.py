@@ -36,11 +36,15 @@ class _Message(BaseModel):
 class Join(_Message):
     type: Literal["join"]
     session_id: str = Field(pattern=UUID_PATTERN)
+    # The page comes back (its socket dropped) still holding a live peer connection for this
+    # session: the other page keeps the call instead of starting a new one.
+    resume: bool = False
 
 
 class Offer(_Message):
     type: Literal["offer"]
     sdp: str = Field(min_length=1, max_length=60_000)
+    restart: bool = False  # an ICE restart of the current connection, not a new one
 
 
 class Answer(_Message):
@@ -156,6 +160,7 @@ class Joined(_Message):
 class PeerJoined(_Message):
     type: Literal["peer_joined"] = "peer_joined"
     role: str
+    resume: bool = False  # the other page came back holding its live peer connection
 
 
 class PeerLeft(_Message):

@@ -155,7 +155,7 @@ class Connection:
         elif kind in ("hello", "hello_ack") and sender != self.peer_conn:
             self.peer_conn = sender
             assert self.role is not None
-            self.send(PeerJoined(role=other(self.role)))
+            self.send(PeerJoined(role=other(self.role), resume=bool(message.get("resume"))))
             if kind == "hello" and self.session_id:
                 await self.hub.bus.publish(
                     room_channel(self.session_id, other(self.role)),
@@ -237,7 +237,7 @@ class Connection:
         if isinstance(message, Ping):
             self.send(Pong())
         elif isinstance(message, Join):
-            await self.join(message.session_id)
+            await self.join(message.session_id, resume=message.resume)
         elif self.session_id is None or self.role is None:
             raise ProtocolError("not_joined", f"join a session before sending {message.type}")
         elif isinstance(message, Offer | Answer | Candidate):
@@ -263,7 +263,7 @@ class Connection:
         elif isinstance(message, Leave):
             await self.leave_room()
 
-    async def join(self, session_id: str) -> None:
+    async def join(self, session_id: str, *, resume: bool = False) -> None:
         now = utc_now()
         async with self.services.db() as db:
             try:
@@ -293,7 +293,9 @@ class Connection:
                 session=body, role=role, ice_servers=self.services.ice_servers(self.principal.id)
             )
         )
-        await self.hub.to_participant(session_id, other(role), {"kind": "hello", "conn": self.id})
+        await self.hub.to_participant(
+            session_id, other(role), {"kind": "hello", "conn": self.id, "resume": resume}
+        )
         log.info(
             "socket %s: user %s joined session %s as %s",
             self.id,

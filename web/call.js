@@ -1,6 +1,9 @@
-// The peer-to-peer call: one RTCPeerConnection at a time (a new one for every offer), trickle ICE
-// over the signaling socket, and the proof that media flows: remote video frames decoded and remote
-// audio packets arriving, reported once per connection as {type: "media_state"}.
+// The peer-to-peer call: one RTCPeerConnection at a time (a new one for every plain offer), trickle
+// ICE over the signaling socket, and the proof that media flows: remote video frames decoded and
+// remote audio packets arriving, reported once per connection as {type: "media_state"}.
+// A connection whose network path breaks is mended by an ICE restart on the same connection (same
+// tracks, same picture element): the offerer restarts when ICE stays "disconnected" for
+// DISCONNECTED_MS or "failed"; offers marked {restart: true} are answered on the current connection.
 
 import { setPill } from "./common.js";
 
@@ -9,6 +12,7 @@ const CONNECTED_POLL_MS = 50; // connected, first frame and audio due any moment
 const SLOW_POLL_MS = 1000; // verified and reported: watch for a frozen picture
 const STALL_MS = 3000;
 const STATS_MS = 1000; // the server's link watch expects one report a second
+const DISCONNECTED_MS = 2000; // "disconnected" this long: the path is gone, restart ICE
 
 export class PeerCall {
   /**
@@ -16,10 +20,11 @@ export class PeerCall {
    * remoteVideo: the <video> that shows (and plays the sound of) the other participant.
    * onChange(): something shown to the user changed (ICE state, media verification, stats).
    * onSoundBlocked(): the browser refused to play sound without a tap; the video plays muted.
-   * onIceFailed(): ICE gave up on this connection.
+   * onIceFailed(): ICE gave up on this connection, or stayed disconnected for DISCONNECTED_MS.
    */
   constructor({ iceServers, send, remoteVideo, onChange, onSoundBlocked, onIceFailed }) {
     this.iceServers = iceServers || [];
+    this.iceTransportPolicy = "all"; // "relay": media only through the TURN relay (server setting)
     this.send = send;
     this.remoteVideo = remoteVideo;
     this.onChange = onChange || (() => {});
@@ -27,6 +32,7 @@ export class PeerCall {
     this.onIceFailed = onIceFailed || (() => {});
     this.pc = null;
     this.generation = 0;
+    this.restarts = 0; // ICE restarts of the current connection
     this._reset();
   }
 
@@ -64,8 +70,34 @@ export class PeerCall {
     this._sendLocal({ type: "offer", sdp: pc.localDescription.sdp });
   }
 
-  /** Radiologist: a new connection answering the technologist's offer. */
-  async answer(sdp, localStream) {
+  /** Technologist: restart ICE on the current connection (new candidates, same tracks); a new
+   * connection when there is none to restart. */
+  async restartIce(localStream) {
+    const pc = this.pc;
+    if (!pc || pc.signalingState !== "stable" || !pc.remoteDescription) return this.offer(localStream);
+    this.restarts += 1;
+    pc.restartIce();
+    const offer = await pc.createOffer({ iceRestart: true });
+    if (pc !== this.pc) return;
+    await pc.setLocalDescription(offer);
+    if (pc !== this.pc) return;
+    this.send({ type: "offer", sdp: pc.localDescription.sdp, restart: true });
+  }
+
+  /** Radiologist: answer the technologist's offer; an ICE restart on the current connection, any
+   * other offer from a new one. */
+  async answer(sdp, localStream, restart = false) {
+    const current = this.pc;
+    if (restart && current && current.signalingState === "stable" && current.connectionState !== "closed") {
+      this.restarts += 1;
+      await current.setRemoteDescription({ type: "offer", sdp });
+      const answer = await current.createAnswer();
+      if (current !== this.pc) return;
+      await current.setLocalDescription(answer);
+      if (current !== this.pc) return;
+      this.send({ type: "answer", sdp: current.localDescription.sdp });
+      return;
+    }
     const pc = this._newConnection(null, false);
     await pc.setRemoteDescription({ type: "offer", sdp });
     if (pc !== this.pc) return;
@@ -108,7 +140,9 @@ export class PeerCall {
     this.pc = null;
     this.generation += 1;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.disconnectedTimer);
     clearInterval(this.statsTimer);
+    this.restarts = 0;
     if (pc) {
       pc.onicecandidate = null;
       pc.oniceconnectionstatechange = null;
@@ -124,7 +158,10 @@ export class PeerCall {
 
   _newConnection(localStream, offering) {
     this.close();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     this.pc = pc;
     this.startedAt = performance.now();
     this.ice = pc.iceConnectionState;
@@ -146,6 +183,12 @@ export class PeerCall {
       this.ice = pc.iceConnectionState;
       this.send({ type: "ice_state", state: this.ice });
       if (this.ice === "connected" || this.ice === "completed") this._kick();
+      clearTimeout(this.disconnectedTimer);
+      if (this.ice === "disconnected") {
+        this.disconnectedTimer = setTimeout(() => {
+          if (pc === this.pc && pc.iceConnectionState === "disconnected") this.onIceFailed();
+        }, DISCONNECTED_MS);
+      }
       this.onChange();
       if (this.ice === "failed") this.onIceFailed();
     };
@@ -395,7 +438,7 @@ export function renderCallPills(call, sessionState, icePill, mediaPill) {
 }
 
 const CAUSE_MINE = {
-  no_reports: (other) => `The ${other} is not connected: they cannot see or hear you.`,
+  no_reports: (other) => `The ${other}'s page is not connected: Standby cannot confirm they see and hear you.`,
   nothing_arrives: (other) => `Your video and audio are not reaching the ${other}.`,
   no_frames: (other) => `Your video is frozen for the ${other}.`,
   video_black: () => "Your camera sends a black picture.",

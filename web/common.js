@@ -230,6 +230,7 @@ export function fillHeader(user) {
 
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
+const PROBE_MS = 3000; // the network came back: an open-looking socket must answer a ping this fast
 
 /**
  * One WebSocket to /ws that comes back by itself. Status goes to onStatus(state, info):
@@ -247,7 +248,10 @@ export class SignalingSocket {
     this.pingTimer = null;
     this.stopped = false;
     this.state = "idle";
-    window.addEventListener("online", () => this.reconnectSoon());
+    window.addEventListener("online", () => this.probe());
+    // The browser knows its network is gone: say so now rather than when a ping goes unanswered
+    // (up to 30 s), so the other page and the server learn it at once; come back on "online".
+    window.addEventListener("offline", () => this.dropForOffline());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") this.reconnectSoon();
     });
@@ -269,6 +273,30 @@ export class SignalingSocket {
     clearTimeout(this.timer);
     this.timer = null;
     this._connect();
+  }
+
+  /** The network came back: a socket that still looks open may have died while it was away. Ask;
+   * without an answer within PROBE_MS, start a new one. */
+  probe() {
+    if (!this.connected) {
+      this.reconnectSoon();
+      return;
+    }
+    const ws = this.ws;
+    const asked = Date.now();
+    this.send({ type: "ping" });
+    setTimeout(() => {
+      if (this.ws !== ws || this.pongAt >= asked) return;
+      ws.close();
+      this._lost(1006);
+    }, PROBE_MS);
+  }
+
+  dropForOffline() {
+    if (this.stopped || !this.ws) return;
+    const ws = this.ws;
+    ws.close();
+    this._lost(1006);
   }
 
   send(message) {
@@ -371,7 +399,8 @@ export function socketPill(node, notices, socketRef) {
       setPill(node, "pending", "connecting…");
     } else if (state === "reconnecting") {
       const seconds = Math.ceil((info.delayMs || 0) / 1000);
-      setPill(node, "warn", seconds ? `reconnecting in ${seconds} s…` : "reconnecting…");
+      if (!navigator.onLine) setPill(node, "warn", "no network: reconnecting when it returns…");
+      else setPill(node, "warn", seconds ? `reconnecting in ${seconds} s…` : "reconnecting…");
     } else if (state === "replaced") {
       setPill(node, "bad", "opened in another window");
       notices.show(

@@ -58,7 +58,7 @@ const call = new PeerCall({
   onChange: () => renderCall(),
   onSoundBlocked: () => show($("unmute")),
   onIceFailed: () =>
-    notices.show("warn", "The video connection failed; the technologist's side retries…", "ice"),
+    notices.show("warn", "The video connection was interrupted; reconnecting…", "ice"),
 });
 
 // --- sound ------------------------------------------------------------------------------------
@@ -344,7 +344,8 @@ async function acceptRequest(sessionId, button) {
 }
 
 function sendJoin() {
-  if (current && current.state !== "ended") socket.send({ type: "join", session_id: current.id });
+  if (!current || current.state === "ended") return;
+  socket.send({ type: "join", session_id: current.id, resume: call.active && call.verified });
 }
 
 function enterCall(session, resumed = false) {
@@ -373,10 +374,13 @@ function updateSession(session) {
     return;
   }
   if (!session.radiologist || session.radiologist.id !== me.id) {
+    const dropped = !session.radiologist && session.state === "paging" && handedBack !== session.id;
     leaveCall(
       handedBack === session.id
         ? RELEASED_TEXT
-        : "You are no longer the radiologist of that session; it was handed back.",
+        : dropped
+          ? "Your video and audio stopped reaching the technologist for too long, so Standby is paging radiologists again. You can join again from the list while it is open."
+          : "You are no longer the radiologist of that session; it was handed back.",
     );
     return;
   }
@@ -488,12 +492,12 @@ function tickCall() {
 
 // --- the call ---------------------------------------------------------------------------------
 
-async function answerOffer(sdp) {
+async function answerOffer(sdp, restart) {
   if (!current) return;
   const stream = await (cameraReady || startCamera());
   if (!current) return;
   try {
-    await call.answer(sdp, stream);
+    await call.answer(sdp, stream, restart);
   } catch (error) {
     notices.error(`The call could not start: ${error.message || error}`, "call");
   }
@@ -517,7 +521,7 @@ function renderCall() {
   } else {
     show(placeholder, false);
   }
-  if (call.verified) notices.clear("ice");
+  if (call.verified && (call.ice === "connected" || call.ice === "completed")) notices.clear("ice");
 }
 
 $("unmute").addEventListener("click", () => {
@@ -562,7 +566,7 @@ function onMessage(message) {
       renderCall();
       break;
     case "offer":
-      answerOffer(message.sdp);
+      answerOffer(message.sdp, Boolean(message.restart));
       break;
     case "candidate":
       call.addCandidate(message);
@@ -599,6 +603,7 @@ async function main() {
   try {
     const config = await api("GET", "/api/config");
     call.iceServers = config.ice_servers || [];
+    call.iceTransportPolicy = config.ice_transport_policy || "all";
     serverClock.sample(parseTime(config.server_time), lastExchange.sent, lastExchange.received);
   } catch (error) {
     if (error.status === 401) return goToLogin();

@@ -54,6 +54,7 @@ let iceServers = [];
 let current = null; // the session being worked on, as the server last described it
 let peerPresent = false;
 let iceRetries = 0;
+let resuming = false; // our last join said we still hold a live call
 let ticker = null;
 let localStream = null;
 let cameraReady = null;
@@ -428,7 +429,9 @@ setInterval(() => loadOnCall(), ON_CALL_EVERY_MS);
 // --- the session ------------------------------------------------------------------------------
 
 function sendJoin() {
-  if (current && current.state !== "ended") socket.send({ type: "join", session_id: current.id });
+  if (!current || current.state === "ended") return;
+  resuming = call.active && call.verified; // back on the socket with the call still up
+  socket.send({ type: "join", session_id: current.id, resume: resuming });
 }
 
 function enterSession(session, resumed = false) {
@@ -462,9 +465,12 @@ function updateSession(session) {
     return;
   }
   if (before.radiologist && !session.radiologist) {
+    const name = before.radiologist.full_name;
     notices.show(
       "warn",
-      `${before.radiologist.full_name} handed the request back; paging radiologists again.`,
+      before.state === "joined"
+        ? `${name}'s video and audio did not come back in time. Standby is paging radiologists again: do not inject until one has joined.`
+        : `${name} handed the request back; paging radiologists again.`,
       "released",
     );
     peerPresent = false;
@@ -509,6 +515,7 @@ function finishSession(session) {
     const latency = session.join_latency_ms;
     summary = `Completed with ${session.radiologist ? session.radiologist.full_name : "the radiologist"}.`;
     if (typeof latency === "number") summary += ` Joined ${(latency / 1000).toFixed(1)} s after the request.`;
+    summary += ` ${coverageText(session.coverage)}`;
   } else {
     summary = `Cancelled: ${REASONS[session.cancel_reason] || session.cancel_reason || "no reason"}.`;
   }
@@ -518,6 +525,21 @@ function finishSession(session) {
   show($("request-panel"));
   loadOnCall();
   renderCall();
+}
+
+/** The stored coverage in one sentence: verified live time and the gaps. */
+function coverageText(coverage) {
+  if (!coverage) return "";
+  if (!coverage.measured) return "The live link was never verified: supervision is unmeasured.";
+  const clock = (seconds) => {
+    const s = Math.round(seconds);
+    return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+  };
+  const gaps = coverage.gap_count
+    ? `${coverage.gap_count} gap${coverage.gap_count === 1 ? "" : "s"} (${clock(coverage.gap_s)})`
+    : "no gaps";
+  const source = coverage.evidence === "client only" ? " (browsers' reports only)" : "";
+  return `Verified two-way live ${clock(coverage.verified_live_s)}, ${gaps}${source}.`;
 }
 
 function renderSession() {
@@ -787,8 +809,22 @@ function retryAfterIceFailure() {
     );
     return;
   }
-  notices.show("warn", "The video connection failed; trying again…", "ice");
-  setTimeout(() => offer(), 1000 * iceRetries);
+  notices.show("warn", "The video connection was interrupted; reconnecting…", "ice");
+  // First an ICE restart of the same call (a new network path; tracks and picture stay), at once;
+  // if that does not mend it, a new call, with a growing pause.
+  if (iceRetries <= 2) setTimeout(() => restartIce(), iceRetries === 1 ? 0 : 1000);
+  else setTimeout(() => offer(), 1000 * iceRetries);
+}
+
+async function restartIce() {
+  if (!current || !peerPresent) return;
+  const stream = await cameraReady;
+  if (!current || !peerPresent) return;
+  try {
+    await call.restartIce(stream);
+  } catch {
+    offer();
+  }
 }
 
 function renderCall() {
@@ -824,7 +860,10 @@ function renderCall() {
     : localStream
       ? "Your camera"
       : "Camera off";
-  if (call.verified) notices.clear("ice");
+  if (call.verified && (call.ice === "connected" || call.ice === "completed")) {
+    notices.clear("ice");
+    iceRetries = 0;
+  }
 }
 
 $("unmute").addEventListener("click", () => {
@@ -844,9 +883,16 @@ function onMessage(message) {
     case "peer_joined":
       if (!current) break;
       peerPresent = true;
-      iceRetries = 0;
       notices.clear("peer");
-      offer();
+      if ((message.resume || resuming) && call.active && call.verified) {
+        // One page only lost its socket: the call itself may be fine. Keep it; mend its path if
+        // it is not.
+        if (!["connected", "completed"].includes(call.ice)) restartIce();
+      } else {
+        iceRetries = 0;
+        offer();
+      }
+      resuming = false;
       break;
     case "peer_left":
       if (!current) break;
@@ -860,8 +906,10 @@ function onMessage(message) {
       renderCall();
       break;
     case "answer":
-      call.acceptAnswer(message.sdp).catch((error) => {
-        notices.error(`The radiologist's answer could not be used: ${error.message}`, "call");
+      call.acceptAnswer(message.sdp).catch(() => {
+        // e.g. an ICE restart answered by a page that had reloaded (a new connection there):
+        // start a new call
+        offer();
       });
       break;
     case "candidate":
@@ -903,6 +951,7 @@ async function main() {
     const [config, rooms] = await Promise.all([api("GET", "/api/config"), api("GET", "/api/rooms")]);
     iceServers = config.ice_servers || [];
     call.iceServers = iceServers;
+    call.iceTransportPolicy = config.ice_transport_policy || "all";
     fillRooms(rooms.rooms);
   } catch (error) {
     if (error.status === 401) return goToLogin();

@@ -1,17 +1,14 @@
 """Short-lived TURN credentials per user (the TURN REST scheme), checked by a real coturn on loopback.
 
-The relay-only media test through coturn comes with the rest of issue 4; here a TURN allocation
-(what a browser does first when it needs a relay) proves coturn accepts the credentials the API hands
-out, and refuses expired or forged ones.
+Here a TURN allocation (what a browser does first when it needs a relay) proves coturn accepts the
+credentials the API hands out, and refuses expired or forged ones; relay-only media through coturn,
+in Chromium, is in tests/web/test_relay.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -23,47 +20,21 @@ from pydantic import ValidationError
 from signaling.config import Settings
 from signaling.turn import turn_credentials
 from tests.conftest import make_settings
+from tests.coturn import needs_coturn, start_coturn, stop_coturn, udp_port
 from tests.live import LiveServer, api, free_port, login, run_server
 
-pytestmark = pytest.mark.skipif(shutil.which("turnserver") is None, reason="needs coturn")
-
-
-def _udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+pytestmark = needs_coturn
 
 
 @pytest.fixture
 def coturn() -> Iterator[tuple[int, str]]:
     """Debian's coturn on loopback, TURN REST secret only (as the README configures it)."""
-    port, secret = _udp_port(), secrets.token_urlsafe(24)
-    process = subprocess.Popen(
-        [
-            "turnserver",
-            "-n",
-            "--listening-ip=127.0.0.1",
-            "--relay-ip=127.0.0.1",
-            f"--listening-port={port}",
-            "--min-port=49160",
-            "--max-port=49200",
-            "--use-auth-secret",
-            f"--static-auth-secret={secret}",
-            "--realm=standby.test",
-            "--allow-loopback-peers",
-            "--no-tls",
-            "--no-dtls",
-            "--no-cli",
-            "--log-file=stdout",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port, secret = udp_port(), secrets.token_urlsafe(24)
+    process = start_coturn(port, secret)
     try:
         yield port, secret
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_coturn(process)
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.live import LiveServer
+from tests.web.pages import Pages
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -32,3 +35,10 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture
+async def pages(browser: Browser, server: LiveServer) -> AsyncIterator[Pages]:
+    opened = Pages(browser, server)
+    yield opened
+    await opened.close()

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
     Page,
     WebSocketRoute,
     expect,
@@ -29,22 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.models import SessionEvent, SupervisionSession
 from tests.live import PASSWORD, LiveServer, api, login
+from tests.web.pages import Pages
 
 pytestmark = pytest.mark.browser
-
-# Every RTCPeerConnection the page makes, so a test can read its getStats() (no test hooks in the app).
-RECORD_PEER_CONNECTIONS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) {
-      super(...args);
-      window.__pcs.push(this);
-    }
-  };
-})();
-"""
 
 # True once the remote <video> shows a picture and the live connection decodes video and gets audio.
 REMOTE_MEDIA_FLOWS = """
@@ -72,56 +54,6 @@ async def screenshot(page: Page, name: str) -> None:
     """Keep a picture of the page for people to look at (STANDBY_SCREENSHOT_DIR)."""
     if SCREENSHOTS:
         await page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
-
-
-@dataclass
-class Watched:
-    """A page plus what went wrong in it: uncaught errors and CSP refusals."""
-
-    page: Page
-    problems: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        assert self.problems == [], f"{self.page.url}: {self.problems}"
-
-
-async def open_page(browser: Browser, server: LiveServer, **context_options: Any) -> Watched:
-    context: BrowserContext = await browser.new_context(base_url=server.url, **context_options)
-    await context.add_init_script(RECORD_PEER_CONNECTIONS)
-    page = await context.new_page()
-    watched = Watched(page)
-    page.on("pageerror", lambda error: watched.problems.append(f"uncaught: {error}"))
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            watched.problems.append(f"CSP: {message.text}")
-
-    page.on("console", on_console)
-    return watched
-
-
-class Pages:
-    """Pages opened by a test, each in its own browser context (so with its own login cookie)."""
-
-    def __init__(self, browser: Browser, server: LiveServer) -> None:
-        self.browser, self.server = browser, server
-        self.opened: list[Watched] = []
-
-    async def open(self, **context_options: Any) -> Watched:
-        watched = await open_page(self.browser, self.server, **context_options)
-        self.opened.append(watched)
-        return watched
-
-    async def close(self) -> None:
-        for watched in self.opened:
-            await watched.page.context.close()
-
-
-@pytest.fixture
-async def pages(browser: Browser, server: LiveServer) -> AsyncIterator[Pages]:
-    opened = Pages(browser, server)
-    yield opened
-    await opened.close()
 
 
 async def sign_in(page: Page, server: LiveServer, username: str, console: str) -> None:

@@ -15,13 +15,11 @@ import pytest
 from playwright.async_api import Page, Route, expect
 
 from tests.live import LiveServer, api, login
-from tests.web import test_browser
 from tests.web.test_browser import Pages, request_supervision, sign_in
 from tests.web.test_paging_view import EAST, VIEWPORTS, no_phone_numbers, screenshot
 
 pytestmark = pytest.mark.browser
 
-pages = test_browser.pages  # the shared fixture: pages in their own browser contexts, closed after
 CHICAGO = ZoneInfo("America/Chicago")
 NORTH = "North Imaging Center"
 

@@ -8,11 +8,10 @@ skipped: license expired), no repeats: exhausted about 3.5 s after the request i
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.live import LiveServer, api, login
 from tests.web.test_browser import Pages, request_supervision, screenshot, sign_in
@@ -27,13 +26,6 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
     "laptop": {"viewport": {"width": 1366, "height": 800}},
 }
-
-
-@pytest.fixture
-async def pages(browser: Browser, server: LiveServer) -> AsyncIterator[Pages]:
-    opened = Pages(browser, server)
-    yield opened
-    await opened.close()
 
 
 async def no_phone_numbers(page: Page) -> None:

@@ -1,0 +1,51 @@
+"""Debian's coturn on loopback for the tests: TURN REST secret only, as the README configures it
+(plus ``--allow-loopback-peers``, which only a test may use: everything here is on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+needs_coturn = pytest.mark.skipif(shutil.which("turnserver") is None, reason="needs coturn")
+
+
+def udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_coturn(port: int, secret: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            "turnserver",
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--min-port=49160",
+            "--max-port=49200",
+            "--use-auth-secret",
+            f"--static-auth-secret={secret}",
+            "--realm=standby.test",
+            "--allow-loopback-peers",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--log-file=stdout",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_coturn(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
