@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # An accept holds further tiers this long; if the radiologist has not joined by then, paging
     # goes on (the accept still stands: they may still join).
     accept_grace_s: float = Field(default=30.0, gt=0, le=600)
+    # A passed pre-flight check counts for this long (the shift) where a facility requires one.
+    preflight_valid_h: float = Field(default=12.0, gt=0, le=24 * 7)
+    # Pre-flight checks one worker runs at once (each is an aiortc peer decoding a camera).
+    preflight_max_running: int = Field(default=8, ge=1, le=100)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 
