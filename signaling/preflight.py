@@ -151,13 +151,17 @@ class Network:
         }
 
 
-def media_result(camera: Camera, microphone: Microphone) -> dict[str, Any]:
-    """The first half of a result: what the server saw and heard."""
+def media_result(
+    camera: Camera, microphone: Microphone, figures: dict[str, float | None] | None = None
+) -> dict[str, Any]:
+    """The first half of a result: what the server saw and heard (``figures``: the monitor's
+    last measurements, kept for whoever has to find out why a check failed)."""
     return {
         "state": CheckState.MEDIA_JUDGED.value,
         "camera": {"verdict": camera.value, "text": CAMERA_TEXT[camera]},
         "microphone": {"verdict": microphone.value, "text": MICROPHONE_TEXT[microphone]},
         "network": None,
+        "figures": figures or {},
     }
 
 

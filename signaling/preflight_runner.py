@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from media.monitor import Kind, MediaMonitor, MonitorError, offered_kinds
+from media.monitor import Evidence, Kind, MediaMonitor, MonitorError, offered_kinds
 from signaling.clock import utc_now
 from signaling.database import SessionFactory
 from signaling.errors import Busy, Conflict, InvalidInput, NotFound
@@ -131,6 +131,7 @@ class PreflightRunner:
         try:
             await asyncio.sleep(max(0.0, answered_at + self._capture_s - time.monotonic()))
             verdicts = running.monitor.verdicts()
+            video, audio = running.monitor.latest(Kind.VIDEO), running.monitor.latest(Kind.AUDIO)
         finally:
             await running.monitor.close()
             self._running.pop(running.check_id, None)
@@ -139,7 +140,7 @@ class PreflightRunner:
         async with self._db() as db, db.begin():
             row = await db.get(PreflightCheck, running.check_id)
             if row is not None:
-                row.result = media_result(camera, microphone)
+                row.result = media_result(camera, microphone, _figures(video, audio))
                 row.checked_at = utc_now()
         log.info("preflight %s: camera %s, microphone %s", running.check_id, camera, microphone)
 
@@ -190,3 +191,16 @@ class PreflightRunner:
         self._closed = True
         for running in list(self._running.values()):
             await self._abandon(running, "the server shut down")
+
+
+def _figures(video: Evidence | None, audio: Evidence | None) -> dict[str, float | None]:
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    return {
+        "video_fps": rounded(video.frame_rate) if video else None,
+        "luminance": rounded(video.luminance) if video else None,
+        "contrast": rounded(video.contrast) if video else None,
+        "difference": rounded(video.difference) if video else None,
+        "audio_rms_dbfs": rounded(audio.rms_dbfs) if audio else None,
+    }
