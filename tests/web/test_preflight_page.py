@@ -4,6 +4,7 @@ requirement that sends the technologist to the test without leaving the page."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from media.synthetic import SyntheticVideoTrack
 from tests.live import LiveServer
+from tests.signaling.helpers import open_session
 from tests.signaling.test_preflight_requirement import REFUSAL, require_preflight_at_north
 from tests.web import test_browser
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -124,4 +126,30 @@ async def test_a_required_check_is_one_tap_away_when_the_request_is_refused(
     await expect(tech.locator(".notice-info")).to_contain_text("Test passed")
     session_id = await request_supervision(tech, "North Imaging Center", "CT1", "PF-1")
     assert session_id
+    watched.check()
+
+
+async def test_a_required_check_is_one_tap_away_when_joining_is_refused(
+    server: LiveServer, pages: Pages
+) -> None:
+    """The radiologist's Accept is refused at a facility that requires a check: the notice offers
+    the test, the request stays listed, and after a pass Accept joins."""
+    session = await open_session(server)  # opened before North required anything
+    await require_preflight_at_north(server)
+    watched = await pages.open(**VIEWPORTS["phone"])
+    rad = watched.page
+    await sign_in(rad, server, "drdiaz", "/rad")
+    item = rad.locator(f'li[data-session-id="{session["id"]}"]')
+    await item.get_by_role("button", name="Accept").click()
+    notice = rad.locator(".notice-error")
+    await expect(notice).to_contain_text(REFUSAL)
+    await expect(item).to_be_visible()
+    await screenshot(rad, "preflight-required-rad-phone")
+    await notice.get_by_role("button", name="Test camera, microphone and network").click()
+    await expect(rad.get_by_test_id("preflight")).to_have_attribute(
+        "data-state", "passed", timeout=CLICK_TO_VERDICT_MS
+    )
+    await expect(rad.locator(".notice-info")).to_contain_text("Test passed")
+    await item.get_by_role("button", name=re.compile("Accept|Join now")).click()
+    await expect(rad.locator("#call-panel")).to_have_attribute("data-session-id", session["id"])
     watched.check()
