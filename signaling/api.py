@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling import auth, coverage, link_record, notify, supervision
+from signaling import auth, coverage, link_record, notify, preflight, supervision
 from signaling.clock import iso_ms, utc_now
 from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.directory import rooms_for
@@ -35,6 +35,15 @@ class LoginBody(_Body):
 class OpenSessionBody(_Body):
     room_id: int = Field(ge=1)
     accession_number: str = Field(pattern=ACCESSION, description="the exam's accession number")
+    device_id: str | None = Field(
+        default=None, pattern=preflight.DEVICE_ID, description="for the pre-flight requirement"
+    )
+
+
+class JoinBody(_Body):
+    device_id: str | None = Field(
+        default=None, pattern=preflight.DEVICE_ID, description="for the pre-flight requirement"
+    )
 
 
 class EndSessionBody(_Body):
@@ -123,6 +132,10 @@ async def open_session(
     async with services.db() as db, db.begin():
         now = utc_now()
         s = await supervision.open_session(db, principal, body.room_id, body.accession_number, now)
+        # After the room checks (their errors come first); refusing rolls the session back.
+        await preflight.require(
+            db, principal.id, s.facility, body.device_id, now, services.preflight_valid_for
+        )
         # Paging starts in the same transaction: a session never exists without its pager.
         policy = await facility_policy(db, s.facility_id)
         # The tiers due at once fire in this transaction too; their pages go out right after it.
@@ -207,9 +220,13 @@ async def accept(session_id: str, principal: Radiologist, services: ServicesDep)
 
 
 @router.post("/sessions/{session_id}/join")
-async def join(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
-    """Take the session (accepting it if not yet): the first radiologist to join wins; 409 after."""
-    s = await coverage.join(services, principal, session_id)
+async def join(
+    session_id: str, principal: Radiologist, services: ServicesDep, body: JoinBody | None = None
+) -> dict[str, Any]:
+    """Take the session (accepting it if not yet): the first radiologist to join wins; 409 after.
+    428 where the facility requires a passed pre-flight check on this device and there is none."""
+    device_id = body.device_id if body is not None else None
+    s = await coverage.join(services, principal, session_id, device_id=device_id)
     return {"session": supervision.session_json(s, with_accession=True)}
 
 

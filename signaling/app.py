@@ -19,7 +19,7 @@ from sqlalchemy import text
 from paging.engine import Sender
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling import admin_api, api, facility_api, pages, socket, webhooks
+from signaling import admin_api, api, facility_api, pages, preflight_api, socket, webhooks
 from signaling.bus import make_bus
 from signaling.clock import utc_now
 from signaling.config import Settings
@@ -30,6 +30,7 @@ from signaling.hub import Hub
 from signaling.login_guard import LoginGuard
 from signaling.pager import make_pager
 from signaling.phone import PhoneSender
+from signaling.preflight_runner import PreflightRunner
 from signaling.services import Services
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             settings, engine, db, hub, pager, twilio if twilio.enabled else None
         )
         app.state.login_guard = LoginGuard()
+        app.state.preflight = PreflightRunner(db, max_running=settings.preflight_max_running)
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
@@ -79,6 +81,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             yield
         finally:
             stopping.set()
+            await app.state.preflight.close()
             await pager_loop
             if carrier is not None:
                 await carrier.aclose()
@@ -91,6 +94,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(admin_api.router)
     app.include_router(facility_api.router)
+    app.include_router(preflight_api.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # While a session is joined, the radiologist's video and audio gone (not reaching the
     # technologist's page, or frozen) this long re-pages: the gap and the re-page are recorded.
     repage_after_s: float = Field(default=15.0, gt=0, le=600)
+    # A passed pre-flight check counts for this long (the shift) where a facility requires one.
+    preflight_valid_h: float = Field(default=12.0, gt=0, le=24 * 7)
+    # Pre-flight checks one worker runs at once (each is an aiortc peer decoding a camera).
+    preflight_max_running: int = Field(default=8, ge=1, le=100)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 

@@ -13,7 +13,7 @@ the carrier webhooks.
 
 from __future__ import annotations
 
-from signaling import notify, supervision
+from signaling import notify, preflight, supervision
 from signaling.clock import utc_now
 from signaling.directory import Principal
 from signaling.models import SupervisionSession
@@ -37,11 +37,22 @@ async def accept(
 
 
 async def join(
-    services: Services, principal: Principal, session_id: str, via: str = Via.WEB
+    services: Services,
+    principal: Principal,
+    session_id: str,
+    via: str = Via.WEB,
+    *,
+    device_id: str | None = None,
 ) -> SupervisionSession:
+    """Take the session; where the facility requires it, only from a device with a passed
+    pre-flight check (refusing rolls the take back; an accept that stood before still stands)."""
     async with services.db() as db, db.begin():
         now = utc_now()
         s, took = await supervision.join(db, principal, session_id, now, via)
+        if took:
+            await preflight.require(
+                db, principal.id, s.facility, device_id, now, services.preflight_valid_for
+            )
         paged = await services.pager.stop(db, s.id, "joined", now) if took else []
     if took:
         await notify.request_closed(services.hub, s, "taken")

@@ -52,3 +52,5 @@ def _role(*roles: Role) -> object:
 
 Technologist = Annotated[Principal, _role(Role.TECHNOLOGIST)]
 Radiologist = Annotated[Principal, _role(Role.RADIOLOGIST)]
+# Whoever stands in front of a camera in a session: the pre-flight check is theirs.
+Clinician = Annotated[Principal, _role(Role.TECHNOLOGIST, Role.RADIOLOGIST)]

@@ -129,6 +129,7 @@ async def put_policy(db: AsyncSession, code: str, policy: EscalationPolicy) -> L
         state=facility.state,
         timezone=facility.timezone,
         escalation=policy,
+        require_preflight=facility.require_preflight,
     )
     return await apply(db, DirectoryFile(facilities=[spec]))
 
@@ -151,6 +152,7 @@ async def _facility_entries(
             "state": f.state,
             "timezone": f.timezone,
             "rooms": rooms[f.id],
+            "require_preflight": f.require_preflight,
             "escalation": (
                 EscalationPolicy.model_validate(policies[f.id]).model_dump(mode="json")
                 if f.id in policies

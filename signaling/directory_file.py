@@ -143,6 +143,7 @@ class FacilitySpec(_Strict):
     rooms: list[RoomSpec] = []
     paging: PagingShorthand | None = None
     escalation: EscalationPolicy | None = None
+    require_preflight: bool = False  # a passed pre-flight check per device and shift
 
     def policy(self) -> EscalationPolicy | None:
         """The facility's escalation policy as the file gives it (None: keep what is stored)."""
@@ -276,6 +277,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             db.add(facility)
             facilities[spec.code] = facility
         facility.name, facility.state, facility.timezone = spec.name, spec.state, spec.timezone
+        facility.require_preflight = spec.require_preflight
         await db.flush()
         rooms = {
             r.code: r for r in (await db.scalars(select(Room).filter_by(facility_id=facility.id)))

@@ -6,7 +6,9 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
 ├── Conflict           409      the thing is in another state than the action expects
 │   └── IllegalTransition       a session state machine refused a transition
-└── InvalidInput       422      well-formed request with a value we cannot accept
+├── InvalidInput       422      well-formed request with a value we cannot accept
+├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
+└── Busy               503      this worker runs as many media checks as it may; try again shortly
 """
 
 from __future__ import annotations
@@ -53,3 +55,13 @@ class IllegalTransition(Conflict):
 class InvalidInput(StandbyError):
     status_code = 422
     code = "invalid_input"
+
+
+class PreflightRequired(StandbyError):
+    status_code = 428
+    code = "preflight_required"
+
+
+class Busy(StandbyError):
+    status_code = 503
+    code = "busy"

@@ -31,6 +31,11 @@ class Services:
     def idle(self) -> timedelta:
         return timedelta(minutes=self.settings.session_idle_minutes)
 
+    @property
+    def preflight_valid_for(self) -> timedelta:
+        """How long a passed pre-flight check counts (the shift: ``STANDBY_PREFLIGHT_VALID_H``)."""
+        return timedelta(hours=self.settings.preflight_valid_h)
+
     async def login_of(self, token: str | None) -> Principal | None:
         """Who a login cookie's token belongs to, in a short transaction of its own (so a request
         never holds this connection while it takes another)."""

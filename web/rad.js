@@ -24,6 +24,7 @@ import {
   VIA,
   waitClass,
 } from "./common.js";
+import { deviceId, Preflight } from "./preflight.js";
 
 const notices = new Notices($("notices"));
 const remoteVideo = $("remote-video");
@@ -49,6 +50,17 @@ const socket = new SignalingSocket({
     if (state === "replaced") call.close(); // the other window has the call now
   },
   onOpen: () => sendJoin(),
+});
+
+const preflight = new Preflight({
+  root: $("preflight"),
+  iceServers: () => call.iceServers,
+  getStream: () => localStream,
+  onPassed: () => {
+    if (!notices.byKey.has("preflight-required")) return;
+    notices.clear("preflight-required");
+    notices.show("info", "Test passed. Press Accept again to join.", "preflight-required");
+  },
 });
 
 const call = new PeerCall({
@@ -313,7 +325,7 @@ async function acceptRequest(sessionId, button) {
   notices.clear("accept");
   const camera = startCamera(); // at once, while the server records the accept
   try {
-    const { session } = await api("POST", `/api/sessions/${sessionId}/join`);
+    const { session } = await api("POST", `/api/sessions/${sessionId}/join`, { device_id: deviceId() });
     serverClock.sample(parseTime(session.accepted_at), lastExchange.sent, lastExchange.received, 1);
     requests.delete(sessionId);
     renderLobby();
@@ -322,7 +334,15 @@ async function acceptRequest(sessionId, button) {
     if (error.status === 401) return goToLogin();
     accepting = false;
     (await camera) && stopCamera();
-    if (error.status === 409) {
+    if (error.code === "preflight_required") {
+      // Never a dead end: the test is one tap away, and the request stays in the list.
+      notices.show("error", `Could not join yet. ${error.detail}`, "preflight-required", {
+        label: "Test camera, microphone and network",
+        onClick: () => preflight.run(),
+      });
+      button.disabled = false;
+      button.textContent = "Accept";
+    } else if (error.status === 409) {
       notices.show("warn", `Could not join: ${error.detail}.`, "accept");
       onClosed(sessionId);
     } else if (error.status === 404) {
@@ -605,6 +625,7 @@ async function main() {
     call.iceServers = config.ice_servers || [];
     call.iceTransportPolicy = config.ice_transport_policy || "all";
     serverClock.sample(parseTime(config.server_time), lastExchange.sent, lastExchange.received);
+    preflight.load();
   } catch (error) {
     if (error.status === 401) return goToLogin();
     notices.error(`The console could not load: ${error.detail}`, "load", {

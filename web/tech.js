@@ -23,6 +23,7 @@ import {
   VIA,
   waitClass,
 } from "./common.js";
+import { deviceId, Preflight } from "./preflight.js";
 
 const ACCESSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ROOM_KEY = "standby.tech.room";
@@ -74,6 +75,17 @@ const socket = new SignalingSocket({
     sendJoin();
     if (socketOpened) loadPaging(); // pushes may have been missed while the socket was away
     socketOpened = true;
+  },
+});
+
+const preflight = new Preflight({
+  root: $("preflight"),
+  iceServers: () => iceServers,
+  getStream: () => localStream,
+  onPassed: () => {
+    if (!notices.byKey.has("preflight-required")) return;
+    notices.clear("preflight-required");
+    notices.show("info", "Test passed. Press Request supervision again.", "preflight-required");
   },
 });
 
@@ -199,6 +211,7 @@ $("request-form").addEventListener("submit", async (event) => {
     const { session } = await api("POST", "/api/sessions", {
       room_id: roomId,
       accession_number: accession,
+      device_id: deviceId(),
     });
     serverClock.sample(parseTime(session.requested_at), lastExchange.sent, lastExchange.received, 1);
     localStorage.setItem(ROOM_KEY, String(roomId));
@@ -206,7 +219,13 @@ $("request-form").addEventListener("submit", async (event) => {
     enterSession(session);
   } catch (error) {
     if (error.status === 401) return goToLogin();
-    notices.error(`The request was not sent: ${error.detail}`, "form");
+    if (error.code === "preflight_required") {
+      // Never a dead end: the test is one tap away, right here.
+      notices.show("error", `The request was not sent. ${error.detail}`, "preflight-required", {
+        label: "Test camera, microphone and network",
+        onClick: () => preflight.run(),
+      });
+    } else notices.error(`The request was not sent: ${error.detail}`, "form");
   } finally {
     button.disabled = false;
     button.textContent = "Request supervision";
@@ -953,6 +972,7 @@ async function main() {
     call.iceServers = iceServers;
     call.iceTransportPolicy = config.ice_transport_policy || "all";
     fillRooms(rooms.rooms);
+    preflight.load();
   } catch (error) {
     if (error.status === 401) return goToLogin();
     notices.error(`The console could not load: ${error.detail}`, "load", {
