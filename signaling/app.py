@@ -19,7 +19,7 @@ from sqlalchemy import text
 from paging.engine import Sender
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling import admin_api, api, facility_api, pages, socket, webhooks
+from signaling import admin_api, api, facility_api, monitor_api, pages, socket, webhooks
 from signaling.bus import make_bus
 from signaling.clock import utc_now
 from signaling.config import Settings
@@ -28,6 +28,7 @@ from signaling.edge import EdgeGuard
 from signaling.errors import StandbyError
 from signaling.hub import Hub
 from signaling.login_guard import LoginGuard
+from signaling.monitors import MonitorPool
 from signaling.pager import make_pager
 from signaling.phone import PhoneSender
 from signaling.services import Services
@@ -72,6 +73,8 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             settings, engine, db, hub, pager, twilio if twilio.enabled else None
         )
         app.state.login_guard = LoginGuard()
+        monitors = MonitorPool(hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s)
+        app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
@@ -80,6 +83,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         finally:
             stopping.set()
             await pager_loop
+            await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()
             await hub.bus.close()
@@ -91,6 +95,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(admin_api.router)
     app.include_router(facility_api.router)
+    app.include_router(monitor_api.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # An accept holds further tiers this long; if the radiologist has not joined by then, paging
     # goes on (the accept still stands: they may still join).
     accept_grace_s: float = Field(default=30.0, gt=0, le=600)
+    # The server's media monitor (issue 4): at most this many monitored copies (one per page) per
+    # worker, ~2 % of a core each (bench/monitor_cost.py); one that receives nothing for
+    # ``monitor_idle_s`` is closed.
+    monitor_max: int = Field(default=40, ge=0, le=1000)
+    monitor_idle_s: float = Field(default=30.0, gt=0, le=3600)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 

@@ -128,6 +128,7 @@ async def put_policy(db: AsyncSession, code: str, policy: EscalationPolicy) -> L
         name=facility.name,
         state=facility.state,
         timezone=facility.timezone,
+        monitor_media=facility.monitor_media,
         escalation=policy,
     )
     return await apply(db, DirectoryFile(facilities=[spec]))
@@ -151,6 +152,7 @@ async def _facility_entries(
             "state": f.state,
             "timezone": f.timezone,
             "rooms": rooms[f.id],
+            "monitor_media": f.monitor_media,
             "escalation": (
                 EscalationPolicy.model_validate(policies[f.id]).model_dump(mode="json")
                 if f.id in policies
