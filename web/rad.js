@@ -2,6 +2,7 @@
 // radiologist answers the technologist's offers).
 
 import { PeerCall, renderCallPills, showLink } from "./call.js";
+import { MediaCopy } from "./monitor.js";
 import {
   $,
   api,
@@ -60,6 +61,27 @@ const call = new PeerCall({
   onIceFailed: () =>
     notices.show("warn", "The video connection failed; the technologist's side retries…", "ice"),
 });
+
+// The small copy of our camera and microphone the server checks (when the facility monitors).
+const copy = new MediaCopy({
+  iceServers: [],
+  onChange: (state) => {
+    $("media-status").dataset.monitor = state;
+  },
+});
+let link = null; // the server's latest ``link`` verdict for the current session
+
+/** Send the server its copy while in a session whose facility monitors media, with a camera. */
+function syncCopy(renew = false) {
+  const wanted =
+    current && current.state !== "ended" && localStream && current.facility && current.facility.monitor_media;
+  if (!wanted) {
+    if (copy.state !== "off") copy.stop();
+    return;
+  }
+  if (renew && copy.sessionId === current.id && copy.stream === localStream) copy.renew();
+  else copy.ensure(current.id, localStream);
+}
 
 // --- sound ------------------------------------------------------------------------------------
 
@@ -349,6 +371,7 @@ function sendJoin() {
 
 function enterCall(session, resumed = false) {
   current = session;
+  link = null;
   peerPresent = false;
   document.body.classList.add("in-call");
   show($("lobby"), false);
@@ -397,6 +420,7 @@ async function refreshSession() {
 function leaveCall(text) {
   if (!current) return;
   current = null;
+  link = null;
   peerPresent = false;
   socket.send({ type: "leave" });
   call.close();
@@ -500,7 +524,8 @@ async function answerOffer(sdp) {
 }
 
 function renderCall() {
-  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"));
+  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"), link, "radiologist");
+  syncCopy();
   document.body.classList.toggle("with-peer", Boolean(current));
   show(localVideo, Boolean(localStream));
   show($("ice-status"), Boolean(current) || call.active);
@@ -546,8 +571,12 @@ function onMessage(message) {
       onCovered(message.session_id, message.by);
       break;
     case "joined":
-      if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;
+      if (message.ice_servers && message.ice_servers.length) {
+        call.iceServers = message.ice_servers;
+        copy.iceServers = message.ice_servers;
+      }
       if (current && message.session && message.session.id === current.id) updateSession(message.session);
+      syncCopy(true); // a new socket: the server may have closed our copy's monitor when the old one left
       break;
     case "peer_joined":
       if (!current) break;
@@ -572,6 +601,8 @@ function onMessage(message) {
       break;
     case "link":
       showLink(message, "radiologist", Boolean(current && current.state === "joined"), notices);
+      link = current && message.session_id === current.id ? message : null;
+      renderCall();
       break;
     case "error":
       if (message.code === "not_joined" && !current) break; // a late message after leaving
@@ -599,6 +630,7 @@ async function main() {
   try {
     const config = await api("GET", "/api/config");
     call.iceServers = config.ice_servers || [];
+    copy.iceServers = call.iceServers;
     serverClock.sample(parseTime(config.server_time), lastExchange.sent, lastExchange.received);
   } catch (error) {
     if (error.status === 401) return goToLogin();
