@@ -71,6 +71,7 @@ class Cause(StrEnum):
     VIDEO_DARK = "video_dark"
     VIDEO_LOST = "video_lost"  # server evidence: the monitor receives no video
     AUDIO_SILENT = "audio_silent"
+    AUDIO_LOST = "audio_lost"  # server evidence: the monitor receives no audio
     AUDIO_MISSING = "audio_missing"  # video arrives, no audio packets do
     HIGH_LOSS = "high_loss"
     HIGH_RTT = "high_rtt"
@@ -196,8 +197,15 @@ class Direction:
                 state = _worse(state, worse)
                 causes.append(cause)
                 video = video and worse is not LinkState.FROZEN
-            elif kind == "audio" and evidence.verdict in (Verdict.SILENT, Verdict.LOST):
+            elif kind == "audio" and evidence.verdict is Verdict.SILENT:
                 silent = True
+            elif kind == "audio" and evidence.verdict is Verdict.LOST:
+                state = _worse(state, LinkState.DEGRADED)
+                causes.append(Cause.AUDIO_LOST)
+        if {Cause.VIDEO_LOST, Cause.AUDIO_LOST} <= set(causes):
+            # The server receives nothing at all of what this page sends: whatever its peer
+            # reports, nothing the server can vouch for is arriving.
+            state = LinkState.LOST
         if silent:
             state = _worse(state, LinkState.DEGRADED)
             causes.append(Cause.AUDIO_SILENT)
@@ -214,7 +222,7 @@ class Direction:
             state,
             tuple(dict.fromkeys(causes)),
             video=video,
-            audio=packets and not silent,
+            audio=packets and not silent and Cause.AUDIO_LOST not in causes,
             server_checked=server_checked,
         )
 

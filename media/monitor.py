@@ -170,7 +170,9 @@ class _Watch:
 def _judge_video_frame(judge: VideoJudge, frame: av.VideoFrame, restart: bool) -> VideoReading:
     if restart:
         judge.restart()
-    return judge.judge(frame.to_ndarray(format="gray"))
+    # Not format="gray": PyAV 18 gives wrong grey levels for decoded frames whose planes are padded
+    # (Chromium's 240x135 copy: line size 256), which made a bright picture "dark".
+    return judge.judge(frame.to_ndarray(format="bgr24"))
 
 
 def _judge_audio_window(frames: list[av.AudioFrame]) -> AudioReading:

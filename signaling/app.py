@@ -19,7 +19,16 @@ from sqlalchemy import text
 from paging.engine import Sender
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling import admin_api, api, facility_api, pages, preflight_api, socket, webhooks
+from signaling import (
+    admin_api,
+    api,
+    facility_api,
+    monitor_api,
+    pages,
+    preflight_api,
+    socket,
+    webhooks,
+)
 from signaling.bus import make_bus
 from signaling.clock import utc_now
 from signaling.config import Settings
@@ -28,6 +37,7 @@ from signaling.edge import EdgeGuard
 from signaling.errors import StandbyError
 from signaling.hub import Hub
 from signaling.login_guard import LoginGuard
+from signaling.monitors import MonitorPool
 from signaling.pager import make_pager
 from signaling.phone import PhoneSender
 from signaling.preflight_runner import PreflightRunner
@@ -74,6 +84,8 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         )
         app.state.login_guard = LoginGuard()
         app.state.preflight = PreflightRunner(db, max_running=settings.preflight_max_running)
+        monitors = MonitorPool(hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s)
+        app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
@@ -83,6 +95,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             stopping.set()
             await app.state.preflight.close()
             await pager_loop
+            await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()
             await hub.bus.close()
@@ -95,6 +108,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     app.include_router(admin_api.router)
     app.include_router(facility_api.router)
     app.include_router(preflight_api.router)
+    app.include_router(monitor_api.router)
     app.include_router(pages.router)
     app.include_router(webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     preflight_valid_h: float = Field(default=12.0, gt=0, le=24 * 7)
     # Pre-flight checks one worker runs at once (each is an aiortc peer decoding a camera).
     preflight_max_running: int = Field(default=8, ge=1, le=100)
+    # The server's media monitor (issue 4): at most this many monitored copies (one per page) per
+    # worker, ~2 % of a core each (bench/monitor_cost.py); one that receives nothing for
+    # ``monitor_idle_s`` is closed.
+    monitor_max: int = Field(default=40, ge=0, le=1000)
+    monitor_idle_s: float = Field(default=30.0, gt=0, le=3600)
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 

@@ -128,6 +128,7 @@ async def put_policy(db: AsyncSession, code: str, policy: EscalationPolicy) -> L
         name=facility.name,
         state=facility.state,
         timezone=facility.timezone,
+        monitor_media=facility.monitor_media,
         escalation=policy,
         require_preflight=facility.require_preflight,
     )
@@ -153,6 +154,7 @@ async def _facility_entries(
             "timezone": f.timezone,
             "rooms": rooms[f.id],
             "require_preflight": f.require_preflight,
+            "monitor_media": f.monitor_media,
             "escalation": (
                 EscalationPolicy.model_validate(policies[f.id]).model_dump(mode="json")
                 if f.id in policies

@@ -141,6 +141,9 @@ class FacilitySpec(_Strict):
     state: str
     timezone: str
     rooms: list[RoomSpec] = []
+    # The server's check of each page's outgoing camera and microphone (issue 4). Off saves the
+    # bandwidth of the small copy each page sends; client evidence alone then decides.
+    monitor_media: bool = True
     paging: PagingShorthand | None = None
     escalation: EscalationPolicy | None = None
     require_preflight: bool = False  # a passed pre-flight check per device and shift
@@ -278,6 +281,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             facilities[spec.code] = facility
         facility.name, facility.state, facility.timezone = spec.name, spec.state, spec.timezone
         facility.require_preflight = spec.require_preflight
+        facility.monitor_media = spec.monitor_media
         await db.flush()
         rooms = {
             r.code: r for r in (await db.scalars(select(Room).filter_by(facility_id=facility.id)))

@@ -5,10 +5,13 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── Forbidden          403      logged in, but not allowed to see or do this
 ├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
 ├── Conflict           409      the thing is in another state than the action expects
-│   └── IllegalTransition       a session state machine refused a transition
+│   ├── IllegalTransition       a session state machine refused a transition
+│   └── MonitorOff              the facility has the server's media monitor turned off
 ├── InvalidInput       422      well-formed request with a value we cannot accept
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
-└── Busy               503      this worker runs as many media checks as it may; try again shortly
+└── Unavailable        503      this worker cannot take more of something now (retry later)
+    ├── MonitorsFull            every media monitor slot of this worker is in use
+    └── Busy                    this worker runs as many pre-flight checks as it may
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ class IllegalTransition(Conflict):
         self.arrived = arrived
 
 
+class MonitorOff(Conflict):
+    code = "monitor_off"
+
+
 class InvalidInput(StandbyError):
     status_code = 422
     code = "invalid_input"
@@ -62,6 +69,14 @@ class PreflightRequired(StandbyError):
     code = "preflight_required"
 
 
-class Busy(StandbyError):
+class Unavailable(StandbyError):
     status_code = 503
+    code = "unavailable"
+
+
+class MonitorsFull(Unavailable):
+    code = "monitors_full"
+
+
+class Busy(Unavailable):
     code = "busy"

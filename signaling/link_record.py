@@ -24,6 +24,7 @@ from signaling.models import SessionEvent, SupervisionSession
 
 VERIFIED = "verified two-way live"
 CLIENT_ONLY = "client evidence only"
+UNCHECKED = "not checked by the server"
 MAX_GAPS = 200  # a summary, not a log: the events keep every change
 _PART = re.compile(
     r"^(?P<sender>technologist|radiologist): (?P<state>\w+)(?: \((?P<causes>[^)]*)\))?"
@@ -92,5 +93,9 @@ async def coverage_of(db: AsyncSession, s: SupervisionSession, now: datetime) ->
         .order_by(SessionEvent.at, SessionEvent.id)
     )
     events = [(at, detail or "") for at, detail in rows.all()]
-    monitored = s.facility.monitor_media and not any(CLIENT_ONLY in d for _, d in events)
+    # server and client evidence only if the server's check was in force at some point (the
+    # record marks what it did not check, or that the facility has the monitor off)
+    monitored = s.facility.monitor_media and any(
+        CLIENT_ONLY not in d and UNCHECKED not in d for _, d in events
+    )
     return summarize(events, s.ended_at or now, monitored=monitored)

@@ -1,4 +1,4 @@
-"""Each participant socket's watch over its session's link (issue 4; client evidence so far).
+"""Each participant socket's watch over its session's link (issue 4).
 
 Both pages send ``stats`` once a second: what they measure of the media they receive. The socket that
 gets one publishes it to the session, so every socket in the session, on whatever worker, feeds the
@@ -7,8 +7,10 @@ of both directions (``media.link``). The technologist's socket also writes each 
 session's record (``link`` events), as the technologist is present for the whole exam.
 
 The watch starts with the first report of the session, so pages that do not report yet are never
-shown as lost. Server evidence (``media.monitor``) is not wired in yet: assessments say
-``server_checked: false``.
+shown as lost. Server evidence (``signaling.monitors``: the server's own look at the copy each page
+sends of its camera and microphone) reaches every socket the same way and feeds the direction of
+its sender, when the facility monitors media (``monitored``); otherwise client evidence alone
+decides, assessments say ``server_checked: false`` and the record says "client evidence only".
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from media.link import Assessment, ClientReport, Direction
+from media.link import Assessment, ClientReport, Direction, ServerEvidence, Verdict
 from signaling.hub import other
 
 TICK_S = 0.1
@@ -58,13 +60,24 @@ class LinkWatch:
     """Both directions of one session, as one socket sees them. Keyed by the *sending* role."""
 
     clock: Callable[[], float] = time.monotonic
-    directions: dict[str, Direction] = field(
-        default_factory=lambda: {role: Direction(monitored=False) for role in ROLES}
-    )
+    monitored: bool = False  # the facility has the server's media monitor on
+    directions: dict[str, Direction] = field(default_factory=dict)
     _last: tuple[Any, ...] | None = None
     _sent_at: float = 0.0
     _left: set[str] = field(default_factory=set)
     _gone_since: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.directions:
+            self.directions = {role: Direction(monitored=self.monitored) for role in ROLES}
+
+    def server(self, sender: str, message: dict[str, Any]) -> None:
+        """The server's monitor on what ``sender`` sends: evidence for that direction (stamped on
+        arrival, as monitors on other hosts keep other clocks)."""
+        evidence = ServerEvidence(
+            at=self.clock(), kind=str(message["media"]), verdict=Verdict(message["verdict"])
+        )
+        self.directions[sender].server(evidence)
 
     def report(self, receiver: str, message: dict[str, Any]) -> None:
         """A page's stats: evidence on the media the *other* participant sends."""
@@ -90,7 +103,10 @@ class LinkWatch:
         heartbeat); None otherwise."""
         views = self.assess()
         verified = all(v["state"] == "live" for v in views.values())
-        key = (verified, *((v["state"], tuple(v["causes"])) for v in views.values()))
+        key = (
+            verified,
+            *((v["state"], tuple(v["causes"]), v["server_checked"]) for v in views.values()),
+        )
         now = self.clock()
         for sender, view in views.items():
             if view["state"] in GONE:
@@ -110,12 +126,20 @@ class LinkWatch:
         return 0.0 if since is None else self.clock() - since
 
 
-def describe(views: dict[str, dict[str, Any]], verified: bool) -> str:
-    """One line for the session's record: ``verified`` or each direction's state and causes."""
+def describe(views: dict[str, dict[str, Any]], verified: bool, monitored: bool) -> str:
+    """One line for the session's record: ``verified`` or each direction's state and causes, and
+    on what evidence: "client evidence only" when the facility has the monitor off, the directions
+    the server has not checked (yet) when it has it on."""
     if verified:
-        return "verified two-way live"
-    parts = [
-        f"{sender}: {v['state']}" + (f" ({', '.join(v['causes'])})" if v["causes"] else "")
-        for sender, v in views.items()
-    ]
-    return "; ".join(parts)[:200]
+        line = "verified two-way live"
+    else:
+        line = "; ".join(
+            f"{sender}: {v['state']}" + (f" ({', '.join(v['causes'])})" if v["causes"] else "")
+            for sender, v in views.items()
+        )
+    unchecked = [sender for sender, v in views.items() if not v["server_checked"]]
+    if not monitored:
+        line += " [client evidence only: media monitor off]"
+    elif unchecked:
+        line += f" [not checked by the server: {', '.join(unchecked)}]"
+    return line[:200]

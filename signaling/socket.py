@@ -105,6 +105,7 @@ class Connection:
         self._paging_task: asyncio.Task[None] | None = None
         self.link: LinkWatch | None = None
         self._repage_tried = False
+        self.monitored = False  # the session's facility has the media monitor on
         self._link_task: asyncio.Task[None] | None = None
         self._paging_again = False
         self._window_start = time.monotonic()
@@ -169,9 +170,12 @@ class Connection:
                 self.link.left(other(self.role))
         elif kind == "stats" and self.session_id is not None:
             if self.link is None:
-                self.link = LinkWatch()
+                self.link = LinkWatch(monitored=self.monitored)
                 self._link_task = asyncio.create_task(self._watch_link(self.session_id))
             self.link.report(message["from"], message["report"])
+        elif kind == "evidence" and self.link is not None:
+            # Before the first stats the watch has not started: the next evidence is a second away.
+            self.link.server(message["from"], message)
         elif kind == "relay":
             self._put(message["frame"])
         elif kind == "session":
@@ -283,9 +287,11 @@ class Connection:
             if s.state == SessionState.ENDED:
                 raise ProtocolError("session_ended", f"session {session_id} has ended")
             body = supervision.session_json(s, with_accession=True)
+            monitored = s.facility.monitor_media
         if self.session_id is not None:
             await self.leave_room()
         self.session_id, self.role, self.peer_conn = session_id, role, None
+        self.monitored = monitored
         await self.hub.to_participant(session_id, role, {"kind": "takeover", "conn": self.id})
         self.hub.enter_room(session_id, role, self)
         self.send(
@@ -314,7 +320,8 @@ class Connection:
                 if changed and self.role == "technologist":
                     # Recorded before the page is told, and shielded: a page that leaves right
                     # after a change (its socket closing cancels this watch) loses no record.
-                    await asyncio.shield(self._record_link(session_id, describe(views, verified)))
+                    detail = describe(views, verified, self.link.monitored)
+                    await asyncio.shield(self._record_link(session_id, detail))
                 self.send(Link(session_id=session_id, directions=views, verified=verified))
             if self.role == "technologist":
                 await self._repage_if_radiologist_gone(session_id)
@@ -362,6 +369,11 @@ class Connection:
         self.hub.leave_room(session_id, role, self)
         self.session_id, self.peer_conn = None, None
         await self.hub.to_participant(session_id, other(role), {"kind": "bye", "conn": self.id})
+        # This participant's media monitor, on whichever worker, closes (the page re-offers when
+        # it joins again).
+        await self.hub.to_participant(
+            session_id, role, {"kind": "participant_left", "user_id": self.principal.id}
+        )
 
     async def ice_state(self, state: str) -> None:
         assert self.session_id is not None

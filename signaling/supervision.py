@@ -48,6 +48,7 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
             "name": s.facility.name,
             "state": s.facility.state,
             "timezone": s.facility.timezone,
+            "monitor_media": s.facility.monitor_media,
         },
         "room": {
             "id": s.room.id,

@@ -402,8 +402,10 @@ const ICE_TEXT = {
   closed: "closed",
 };
 
-/** The call's two pills: peer connection state, and media verification. */
-export function renderCallPills(call, sessionState, icePill, mediaPill) {
+/** The call's two pills: peer connection state, and media verification. Once the session is joined
+ * the media pill follows the server's ``link`` verdict: green only while verified two-way live,
+ * amber while degraded, red while a direction is frozen or lost, in words. */
+export function renderCallPills(call, sessionState, icePill, mediaPill, link = null, myRole = null) {
   const ice = call.ice;
   const iceKind =
     ice === "connected" || ice === "completed"
@@ -417,14 +419,19 @@ export function renderCallPills(call, sessionState, icePill, mediaPill) {
             : "pending";
   setPill(icePill, iceKind, ICE_TEXT[ice] || ice);
   mediaPill.dataset.ice = ice;
+  const checked = Boolean(
+    link && Object.values(link.directions || {}).every((d) => d.server_checked),
+  );
+  mediaPill.dataset.checked = checked ? "true" : "false";
 
   if (!call.active) {
     setPill(mediaPill, sessionState === "joined" ? "warn" : "idle",
       sessionState === "joined" ? "reconnecting media…" : "no call");
   } else if (call.stalled) {
-    setPill(mediaPill, "warn", "remote video frozen");
+    setPill(mediaPill, "bad", "remote video frozen");
   } else if (call.verified && sessionState === "joined") {
-    setPill(mediaPill, "verified", "two-way audio+video verified");
+    const [kind, text] = linkPill(link, myRole, checked);
+    setPill(mediaPill, kind, text);
   } else if (call.verified) {
     setPill(mediaPill, "pending", "receiving audio+video; checking the other side…");
   } else {
@@ -437,15 +444,54 @@ export function renderCallPills(call, sessionState, icePill, mediaPill) {
   mediaPill.dataset.verified = call.verified ? "true" : "false";
 }
 
+const PILL_STATE = { degraded: "warn", frozen: "bad", lost: "bad" };
+const STATE_RANK = { live: 0, degraded: 1, frozen: 2, lost: 3 };
+const CAUSE_SHORT = {
+  no_reports: "not connected",
+  nothing_arrives: "nothing arrives",
+  no_frames: "video stopped",
+  video_black: "camera black",
+  video_frozen: "picture frozen",
+  video_lost: "video not reaching the server",
+  video_dark: "picture too dark",
+  audio_silent: "microphone silent",
+  audio_missing: "no audio",
+  audio_lost: "audio not reaching the server",
+  high_loss: "packet loss",
+  high_rtt: "long delay",
+  high_jitter: "uneven delay",
+  low_fps: "choppy picture",
+};
+
+/** [pill state, words] for a joined call from the server's ``link`` verdict. */
+function linkPill(link, myRole, checked) {
+  if (!link) return ["pending", "two-way audio+video; checking the link…"];
+  if (link.verified) {
+    return ["verified", `two-way audio+video verified${checked ? " · checked by the server" : ""}`];
+  }
+  let worst = "live";
+  const words = [];
+  for (const [sender, direction] of Object.entries(link.directions || {})) {
+    if (direction.state === "live") continue;
+    if (STATE_RANK[direction.state] > STATE_RANK[worst]) worst = direction.state;
+    const whose = sender === myRole ? "yours" : "theirs";
+    const causes = (direction.causes || []).map((c) => CAUSE_SHORT[c] || c.replaceAll("_", " "));
+    words.push(`${whose}: ${direction.state}${causes.length ? ` (${causes.join(", ")})` : ""}`);
+  }
+  if (worst === "live") return ["pending", "two-way audio+video; checking the link…"];
+  return [PILL_STATE[worst], `link ${worst}: ${words.join("; ")}`];
+}
+
 const CAUSE_MINE = {
   no_reports: (other) => `The ${other}'s page is not connected: Standby cannot confirm they see and hear you.`,
   nothing_arrives: (other) => `Your video and audio are not reaching the ${other}.`,
   no_frames: (other) => `Your video is frozen for the ${other}.`,
   video_black: () => "Your camera sends a black picture.",
   video_frozen: () => "Your camera sends a frozen picture.",
-  video_lost: (other) => `Your video is not reaching the ${other}.`,
+  video_lost: () => "Your video is not reaching the server's check.",
   video_dark: () => "Your picture is too dark.",
   audio_silent: () => "Your microphone sends silence.",
+  audio_lost: () => "Your audio is not reaching the server's check.",
   audio_missing: (other) => `Your audio is not reaching the ${other}.`,
 };
 const CAUSE_THEIRS = {
@@ -454,9 +500,10 @@ const CAUSE_THEIRS = {
   no_frames: (other) => `The ${other}'s video froze.`,
   video_black: (other) => `The ${other}'s camera sends a black picture.`,
   video_frozen: (other) => `The ${other}'s camera sends a frozen picture.`,
-  video_lost: (other) => `The ${other}'s video is not reaching you.`,
+  video_lost: (other) => `The ${other}'s video is not reaching the server's check.`,
   video_dark: (other) => `The ${other}'s picture is too dark.`,
   audio_silent: (other) => `The ${other}'s microphone sends silence.`,
+  audio_lost: (other) => `The ${other}'s audio is not reaching the server's check.`,
   audio_missing: (other) => `The ${other}'s audio is not reaching you.`,
 };
 const POOR = { high_loss: "packets are lost", high_rtt: "the delay is long", high_jitter: "the delay varies", low_fps: "the picture is choppy" };

@@ -96,8 +96,9 @@ export class Preflight {
    * page's own camera stream if it already has one (a phone may not open its camera twice).
    * onPassed(check): a check just passed.
    */
-  constructor({ root, iceServers, getStream, onPassed }) {
+  constructor({ root, iceServers, iceTransportPolicy, getStream, onPassed }) {
     this.iceServers = iceServers || (() => []);
+    this.iceTransportPolicy = iceTransportPolicy || (() => "all");
     this.getStream = getStream || (() => null);
     this.onPassed = onPassed || (() => {});
     this.running = null;
@@ -151,7 +152,10 @@ export class Preflight {
         own = await getCameraAndMic();
         tracks = own.getTracks();
       }
-      pc = new RTCPeerConnection({ iceServers: this.iceServers() });
+      pc = new RTCPeerConnection({
+        iceServers: this.iceServers(),
+        iceTransportPolicy: this.iceTransportPolicy(),
+      });
       for (const track of tracks) {
         const init = { direction: "sendonly" };
         if (track.kind === "video") {

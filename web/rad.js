@@ -2,6 +2,7 @@
 // radiologist answers the technologist's offers).
 
 import { PeerCall, renderCallPills, showLink } from "./call.js";
+import { MediaCopy } from "./monitor.js";
 import {
   $,
   api,
@@ -55,6 +56,7 @@ const socket = new SignalingSocket({
 const preflight = new Preflight({
   root: $("preflight"),
   iceServers: () => call.iceServers,
+  iceTransportPolicy: () => call.iceTransportPolicy,
   getStream: () => localStream,
   onPassed: () => {
     if (!notices.byKey.has("preflight-required")) return;
@@ -72,6 +74,27 @@ const call = new PeerCall({
   onIceFailed: () =>
     notices.show("warn", "The video connection was interrupted; reconnecting…", "ice"),
 });
+
+// The small copy of our camera and microphone the server checks (when the facility monitors).
+const copy = new MediaCopy({
+  iceServers: [],
+  onChange: (state) => {
+    $("media-status").dataset.monitor = state;
+  },
+});
+let link = null; // the server's latest ``link`` verdict for the current session
+
+/** Send the server its copy while in a session whose facility monitors media, with a camera. */
+function syncCopy(renew = false) {
+  const wanted =
+    current && current.state !== "ended" && localStream && current.facility && current.facility.monitor_media;
+  if (!wanted) {
+    if (copy.state !== "off") copy.stop();
+    return;
+  }
+  if (renew && copy.sessionId === current.id && copy.stream === localStream) copy.renew();
+  else copy.ensure(current.id, localStream);
+}
 
 // --- sound ------------------------------------------------------------------------------------
 
@@ -370,6 +393,7 @@ function sendJoin() {
 
 function enterCall(session, resumed = false) {
   current = session;
+  link = null;
   peerPresent = false;
   document.body.classList.add("in-call");
   show($("lobby"), false);
@@ -421,6 +445,7 @@ async function refreshSession() {
 function leaveCall(text) {
   if (!current) return;
   current = null;
+  link = null;
   peerPresent = false;
   socket.send({ type: "leave" });
   call.close();
@@ -524,7 +549,8 @@ async function answerOffer(sdp, restart) {
 }
 
 function renderCall() {
-  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"));
+  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"), link, "radiologist");
+  syncCopy();
   document.body.classList.toggle("with-peer", Boolean(current));
   show(localVideo, Boolean(localStream));
   show($("ice-status"), Boolean(current) || call.active);
@@ -570,8 +596,12 @@ function onMessage(message) {
       onCovered(message.session_id, message.by);
       break;
     case "joined":
-      if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;
+      if (message.ice_servers && message.ice_servers.length) {
+        call.iceServers = message.ice_servers;
+        copy.iceServers = message.ice_servers;
+      }
       if (current && message.session && message.session.id === current.id) updateSession(message.session);
+      syncCopy(true); // a new socket: the server may have closed our copy's monitor when the old one left
       break;
     case "peer_joined":
       if (!current) break;
@@ -596,6 +626,8 @@ function onMessage(message) {
       break;
     case "link":
       showLink(message, "radiologist", Boolean(current && current.state === "joined"), notices);
+      link = current && message.session_id === current.id ? message : null;
+      renderCall();
       break;
     case "error":
       if (message.code === "not_joined" && !current) break; // a late message after leaving
@@ -624,6 +656,8 @@ async function main() {
     const config = await api("GET", "/api/config");
     call.iceServers = config.ice_servers || [];
     call.iceTransportPolicy = config.ice_transport_policy || "all";
+    copy.iceServers = call.iceServers;
+    copy.iceTransportPolicy = call.iceTransportPolicy;
     serverClock.sample(parseTime(config.server_time), lastExchange.sent, lastExchange.received);
     preflight.load();
   } catch (error) {

@@ -2,6 +2,7 @@
 // call (the technologist always offers) once the accepting radiologist is in the room.
 
 import { PeerCall, renderCallPills, showLink } from "./call.js";
+import { MediaCopy } from "./monitor.js";
 import {
   $,
   api,
@@ -81,6 +82,7 @@ const socket = new SignalingSocket({
 const preflight = new Preflight({
   root: $("preflight"),
   iceServers: () => iceServers,
+  iceTransportPolicy: () => call.iceTransportPolicy,
   getStream: () => localStream,
   onPassed: () => {
     if (!notices.byKey.has("preflight-required")) return;
@@ -97,6 +99,27 @@ const call = new PeerCall({
   onSoundBlocked: () => show($("unmute")),
   onIceFailed: () => retryAfterIceFailure(),
 });
+
+// The small copy of our camera and microphone the server checks (when the facility monitors).
+const copy = new MediaCopy({
+  iceServers,
+  onChange: (state) => {
+    $("media-status").dataset.monitor = state;
+  },
+});
+let link = null; // the server's latest ``link`` verdict for the current session
+
+/** Send the server its copy while in a session whose facility monitors media, with a camera. */
+function syncCopy(renew = false) {
+  const wanted =
+    current && current.state !== "ended" && localStream && current.facility && current.facility.monitor_media;
+  if (!wanted) {
+    if (copy.state !== "off") copy.stop();
+    return;
+  }
+  if (renew && copy.sessionId === current.id && copy.stream === localStream) copy.renew();
+  else copy.ensure(current.id, localStream);
+}
 
 // --- camera -----------------------------------------------------------------------------------
 
@@ -455,6 +478,7 @@ function sendJoin() {
 
 function enterSession(session, resumed = false) {
   current = session;
+  link = null;
   peerPresent = false;
   iceRetries = 0;
   document.body.classList.add("in-call");
@@ -512,6 +536,7 @@ async function refreshSession() {
 
 function finishSession(session) {
   current = null;
+  link = null;
   paging = null;
   renderPaging();
   peerPresent = false;
@@ -847,7 +872,8 @@ async function restartIce() {
 }
 
 function renderCall() {
-  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"));
+  renderCallPills(call, current ? current.state : null, $("ice-status"), $("media-status"), link, "technologist");
+  syncCopy();
   const stage = $("stage");
   const inCall = Boolean(current && current.radiologist) || call.active;
   stage.classList.toggle("solo", !inCall);
@@ -896,8 +922,12 @@ $("unmute").addEventListener("click", () => {
 function onMessage(message) {
   switch (message.type) {
     case "joined":
-      if (message.ice_servers && message.ice_servers.length) call.iceServers = message.ice_servers;
+      if (message.ice_servers && message.ice_servers.length) {
+        call.iceServers = message.ice_servers;
+        copy.iceServers = message.ice_servers;
+      }
       if (current && message.session && message.session.id === current.id) updateSession(message.session);
+      syncCopy(true); // a new socket: the server may have closed our copy's monitor when the old one left
       break;
     case "peer_joined":
       if (!current) break;
@@ -939,6 +969,8 @@ function onMessage(message) {
       break;
     case "link":
       showLink(message, "technologist", Boolean(current && current.state === "joined"), notices);
+      link = current && message.session_id === current.id ? message : null;
+      renderCall();
       break;
     case "paging":
       onPaging(message);
@@ -971,6 +1003,8 @@ async function main() {
     iceServers = config.ice_servers || [];
     call.iceServers = iceServers;
     call.iceTransportPolicy = config.ice_transport_policy || "all";
+    copy.iceServers = iceServers;
+    copy.iceTransportPolicy = call.iceTransportPolicy;
     fillRooms(rooms.rooms);
     preflight.load();
   } catch (error) {

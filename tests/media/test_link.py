@@ -110,6 +110,27 @@ def test_server_says_silent() -> None:
     assert direction.assess(5.0).causes == (Cause.AUDIO_SILENT,)
 
 
+def test_server_receiving_no_audio_is_degraded() -> None:
+    direction = fed(Direction(), 5)
+    direction.server(ServerEvidence(4.8, "audio", Verdict.LOST))
+    result = direction.assess(5.0)
+    assert (result.state, result.causes, result.audio) == (
+        LinkState.DEGRADED,
+        (Cause.AUDIO_LOST,),
+        False,
+    )
+
+
+def test_server_receiving_nothing_at_all_is_lost() -> None:
+    """The page's peer says all is well, but the server receives none of what the page sends."""
+    direction = fed(Direction(), 5)
+    direction.server(ServerEvidence(4.8, "video", Verdict.LOST))
+    direction.server(ServerEvidence(4.8, "audio", Verdict.LOST))
+    result = direction.assess(5.0)
+    assert (result.state, result.causes) == (LinkState.LOST, (Cause.VIDEO_LOST, Cause.AUDIO_LOST))
+    assert result.server_checked
+
+
 def test_stale_server_evidence_is_ignored() -> None:
     direction = fed(Direction(), 9)
     direction.server(ServerEvidence(1.0, "video", Verdict.BLACK))

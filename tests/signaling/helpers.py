@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from tests.live import LiveServer, api, login
+from tests.live import LiveServer, Socket, api, connect, login
 
 
 async def room_id(server: LiveServer, token: str, facility: str = "North Imaging Center") -> int:
@@ -48,3 +51,40 @@ async def get_session(server: LiveServer, token: str, session_id: str) -> dict[s
         response = await client.get(f"/api/sessions/{session_id}")
     assert response.status_code == 200, response.text
     return response.json()["session"]  # type: ignore[no-any-return]
+
+
+def stats(n: int, **changes: Any) -> dict[str, Any]:
+    """The n-th report of a healthy incoming stream (30 fps, 50 audio packets a second)."""
+    return {
+        "type": "stats",
+        "frames_decoded": 30 * n,
+        "fps": 30.0,
+        "audio_packets": 50 * n,
+        "audio_level": 0.05,
+        "rtt_ms": 12.0,
+        "loss": 0.0,
+        "jitter_ms": 3.0,
+        "bitrate_kbps": 800.0,
+        "candidate": "host",
+    } | changes
+
+
+@asynccontextmanager
+async def call(server: LiveServer) -> AsyncIterator[tuple[str, Socket, Socket]]:
+    tech = await login(server, "tech")
+    rad = await login(server, "drdiaz")
+    session = await open_session(server, tech)
+    await join_request(server, rad, session["id"])
+    async with connect(server, tech) as t, connect(server, rad) as r:
+        for ws in (t, r):
+            await ws.send({"type": "join", "session_id": session["id"]})
+            await ws.expect("joined")
+        yield session["id"], t, r
+
+
+async def until_link(ws: Socket, check: Any, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await ws.expect("link", timeout=max(0.1, deadline - time.monotonic()))
+        if check(message):
+            return message

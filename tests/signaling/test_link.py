@@ -9,51 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from tests.live import LiveServer, Socket, api, connect, login
-from tests.signaling.helpers import join_request, open_session
-
-
-def stats(n: int, **changes: Any) -> dict[str, Any]:
-    """The n-th report of a healthy incoming stream (30 fps, 50 audio packets a second)."""
-    return {
-        "type": "stats",
-        "frames_decoded": 30 * n,
-        "fps": 30.0,
-        "audio_packets": 50 * n,
-        "audio_level": 0.05,
-        "rtt_ms": 12.0,
-        "loss": 0.0,
-        "jitter_ms": 3.0,
-        "bitrate_kbps": 800.0,
-        "candidate": "host",
-    } | changes
-
-
-@asynccontextmanager
-async def call(server: LiveServer) -> AsyncIterator[tuple[str, Socket, Socket]]:
-    tech = await login(server, "tech")
-    rad = await login(server, "drdiaz")
-    session = await open_session(server, tech)
-    await join_request(server, rad, session["id"])
-    async with connect(server, tech) as t, connect(server, rad) as r:
-        for ws in (t, r):
-            await ws.send({"type": "join", "session_id": session["id"]})
-            await ws.expect("joined")
-        yield session["id"], t, r
-
-
-async def until_link(ws: Socket, check: Any, timeout: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await ws.expect("link", timeout=max(0.1, deadline - time.monotonic()))
-        if check(message):
-            return message
+from tests.live import LiveServer, api, connect, login
+from tests.signaling.helpers import call, stats, until_link
 
 
 async def test_both_pages_reporting_healthy_media_are_verified_two_way_live(
@@ -71,7 +32,7 @@ async def test_both_pages_reporting_healthy_media_are_verified_two_way_live(
                 "technologist": "live",
                 "radiologist": "live",
             }
-            # Client evidence alone decided (the server monitor is not wired in yet), and says so.
+            # Client evidence alone decided (no page sent the server its media), and says so.
             assert not link["directions"]["technologist"]["server_checked"]
 
 
@@ -100,7 +61,8 @@ async def test_a_page_that_stops_reporting_shows_as_lost_on_both_pages_within_2_
     async with api(server, await login(server, "tech")) as client:
         events = (await client.get(f"/api/sessions/{session_id}/events")).json()["events"]
     details = [e["detail"] for e in events if e["kind"] == "link"]
-    assert "verified two-way live" in details
+    # NORTH has the server's monitor on, but these pages sent it nothing: the record says so.
+    assert "verified two-way live [not checked by the server: technologist, radiologist]" in details
     assert any(d.startswith("technologist: lost (no_reports)") for d in details), details
 
 

@@ -33,7 +33,12 @@ REMOTE_MEDIA_FLOWS = """
 async () => {
   const video = document.getElementById("remote-video");
   if (!(video.videoWidth > 0 && video.readyState >= 2)) return false;
-  const live = window.__pcs.filter((pc) => pc.connectionState !== "closed");
+  // (the page's copy for the server's monitor is a second connection, sending only)
+  const live = window.__pcs.filter(
+    (pc) =>
+      pc.connectionState !== "closed" &&
+      !pc.getTransceivers().every((t) => t.currentDirection === "sendonly" || t.direction === "sendonly"),
+  );
   if (live.length !== 1) return false;
   let frames = 0;
   let packets = 0;
@@ -43,6 +48,30 @@ async () => {
     if (stat.kind === "audio") packets += stat.packetsReceived || 0;
   });
   return frames > 0 && packets > 0 ? { frames, packets, width: video.videoWidth } : false;
+}
+"""
+
+# What the page's copy for the server's monitor sends: video frames (width, count) and audio packets.
+COPY_SENT = """
+async () => {
+  const copies = window.__pcs.filter(
+    (pc) =>
+      pc.connectionState === "connected" &&
+      pc.getTransceivers().every((t) => t.direction === "sendonly"),
+  );
+  if (copies.length !== 1) return false;
+  let width = 0;
+  let frames = 0;
+  let packets = 0;
+  (await copies[0].getStats()).forEach((stat) => {
+    if (stat.type !== "outbound-rtp") return;
+    if (stat.kind === "video") {
+      width = stat.frameWidth || 0;
+      frames = stat.framesSent || 0;
+    }
+    if (stat.kind === "audio") packets = stat.packetsSent || 0;
+  });
+  return frames > 1 && packets > 0 ? { width, frames, packets } : false;
 }
 """
 
@@ -155,6 +184,24 @@ async def test_request_accept_join_with_two_way_video(
         await expect(side.locator("body")).to_have_attribute("data-link", "verified", timeout=8_000)
         await expect(side.locator("#notices")).not_to_contain_text("not reaching")
 
+    # Each page also sends the server a small copy of its camera and microphone (North monitors
+    # media): downscaled, about a frame a second. The server checks it, and the link says so.
+    for side in (tech, rad):
+        pill = side.locator("#media-status")
+        await expect(pill).to_have_attribute("data-monitor", "sending", timeout=10_000)
+        await expect(pill).to_have_attribute("data-checked", "true", timeout=10_000)
+        await expect(pill).to_have_attribute("data-state", "verified")
+        await expect(pill).to_contain_text("checked by the server")
+        first = await (await side.wait_for_function(COPY_SENT, polling=500)).json_value()
+        await side.wait_for_timeout(4_000)
+        later = await (await side.wait_for_function(COPY_SENT, polling=500)).json_value()
+        frame_rate = (later["frames"] - first["frames"]) / 4.0
+        print(f"\nmonitor copy: {later['width']} px wide, {frame_rate:.2f} frames/s")
+        assert 0 < later["width"] <= 320, later
+        assert frame_rate <= 2.0, (first, later)
+    await screenshot(tech, "tech-server-checked")
+    await screenshot(rad, "rad-server-checked")
+
     stored = await stored_session(server, session_id)
     assert stored["state"] == "joined"
     assert stored["joined_at"] is not None
@@ -210,7 +257,11 @@ async def test_request_accept_join_with_two_way_video(
         )
     ).all()
     assert "verified two-way live" in link_events
-    assert any("technologist: frozen (no_frames)" in (d or "") for d in link_events), link_events
+    # (the server's check of the copy may see the video go first: "frozen (video_lost, no_frames)")
+    assert any(
+        (d or "").startswith("technologist: frozen (") and "no_frames" in (d or "")
+        for d in link_events
+    ), link_events
 
     # The technologist ends it; both consoles see it end, and the technologist can go on.
     await expect(tech.locator("#end")).to_have_text("End session")
