@@ -17,13 +17,11 @@ from media.synthetic import SyntheticVideoTrack
 from tests.live import LiveServer
 from tests.signaling.helpers import open_session
 from tests.signaling.test_preflight_requirement import REFUSAL, require_preflight_at_north
-from tests.web import test_browser
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.test_browser import Pages, request_supervision, screenshot, sign_in
 from tests.web.test_paging_view import VIEWPORTS
 
 pytestmark = pytest.mark.browser
-pages = test_browser.pages  # the shared fixture: pages in their own browser contexts, closed after
 
 CLICK_TO_VERDICT_MS = 5_000  # the bound, from the click to the words on the page
 FPS, SECONDS = 15, 4
