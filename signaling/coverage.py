@@ -13,7 +13,7 @@ the carrier webhooks.
 
 from __future__ import annotations
 
-from signaling import notify, preflight, supervision
+from signaling import call_record, notify, preflight, supervision
 from signaling.clock import utc_now
 from signaling.directory import Principal
 from signaling.models import SupervisionSession
@@ -84,7 +84,7 @@ async def media_lost(
     longer) joined with that radiologist."""
     async with services.db() as db, db.begin():
         now = utc_now()
-        s = await supervision.media_lost(db, session_id, radiologist_id, lost_s, now, technologist)
+        s = await call_record.media_lost(db, session_id, radiologist_id, lost_s, now, technologist)
         if s is None:
             return None
         await services.pager.repage(db, s.id, now, f"radiologist's media gone {lost_s:.0f} s")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from signaling import coverage, notify, supervision
+from signaling import call_record, coverage, notify, supervision
 from signaling.clock import utc_now
 from signaling.closecodes import CloseCode
 from signaling.directory import Principal, eligible_facility_ids
@@ -352,7 +352,7 @@ class Connection:
     async def _record_link(self, session_id: str, detail: str) -> None:
         try:
             async with self.services.db() as db, db.begin():
-                await supervision.record_link(db, session_id, detail, utc_now(), self.principal)
+                await call_record.record_link(db, session_id, detail, utc_now(), self.principal)
         except Exception:
             log.exception("socket %s: recording the link state failed", self.id)
 
@@ -380,7 +380,7 @@ class Connection:
         now = utc_now()
         async with self.services.db() as db, db.begin():
             s = await supervision.visible_session(db, self.principal, self.session_id, now)
-            first = await supervision.record_ice(db, s, self.principal, state, now)
+            first = await call_record.record_ice(db, s, self.principal, state, now)
         if first:
             await self._announce(self.session_id)
 
@@ -390,11 +390,11 @@ class Connection:
         async with self.services.db() as db:
             async with db.begin():
                 s = await supervision.visible_session(db, self.principal, self.session_id, now)
-                stored = await supervision.record_media(db, s, self.principal, video, audio, now)
+                stored = await call_record.record_media(db, s, self.principal, video, audio, now)
             if not stored:
                 return
             async with db.begin():
-                joined = await supervision.try_join(db, self.session_id, utc_now(), self.principal)
+                joined = await call_record.try_join(db, self.session_id, utc_now(), self.principal)
         if joined is not None:
             await notify.session_changed(self.hub, joined)
 

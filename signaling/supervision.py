@@ -97,7 +97,7 @@ def participant_role(s: SupervisionSession, principal: Principal) -> str | None:
     return None
 
 
-def _event(
+def new_event(
     s: SupervisionSession,
     kind: str,
     now: datetime,
@@ -124,11 +124,11 @@ def _transition(
     old = SessionState(s.state)
     new = next_state(old, event)
     s.state = new.value
-    db.add(_event(s, "transition", now, actor, from_state=old.value, to_state=new.value))
+    db.add(new_event(s, "transition", now, actor, from_state=old.value, to_state=new.value))
     log.info("session %s: %s -> %s", s.id, old.value, new.value)
 
 
-async def _load(db: AsyncSession, session_id: str, *, fresh: bool = False) -> SupervisionSession:
+async def load(db: AsyncSession, session_id: str, *, fresh: bool = False) -> SupervisionSession:
     query = select(SupervisionSession).where(SupervisionSession.id == session_id)
     if fresh:
         query = query.execution_options(populate_existing=True)
@@ -158,7 +158,7 @@ async def _load_by_id(db: AsyncSession, session_id: str) -> SupervisionSession:
         uuid.UUID(session_id)
     except ValueError:
         raise NotFound(f"no supervision session {session_id[:40]!r}") from None
-    return await _load(db, session_id)
+    return await load(db, session_id)
 
 
 async def visible_session(
@@ -201,11 +201,11 @@ async def open_session(
     )
     db.add(s)
     await db.flush()  # the session row first: its events refer to it
-    db.add(_event(s, "transition", now, principal, to_state=SessionState.REQUESTED.value))
+    db.add(new_event(s, "transition", now, principal, to_state=SessionState.REQUESTED.value))
     _transition(db, s, Event.PAGE, now, principal)
     s.paging_at = now
     await db.flush()
-    return await _load(db, s.id, fresh=True)
+    return await load(db, s.id, fresh=True)
 
 
 class Via:
@@ -261,7 +261,7 @@ async def _record_accept(
             None,
             None,
         )
-    db.add(_event(s, "accepted", now, principal, detail=via))
+    db.add(new_event(s, "accepted", now, principal, detail=via))
     await db.flush()
     return True
 
@@ -280,7 +280,7 @@ async def accept(
     if s.state != SessionState.PAGING.value or s.radiologist_id is not None:
         raise _taken_conflict(s)
     new = await _record_accept(db, s, principal, via, now)
-    return await _load(db, session_id, fresh=True), new
+    return await load(db, session_id, fresh=True), new
 
 
 async def join(
@@ -310,7 +310,7 @@ async def join(
         )
         .values(radiologist_id=principal.id, accepted_at=accepted.accepted_at)
     )
-    s = await _load(db, session_id, fresh=True)
+    s = await load(db, session_id, fresh=True)
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise _taken_conflict(s)
     await db.execute(
@@ -323,9 +323,9 @@ async def join(
         .values(ended_at=now, end_reason="superseded")
     )
     accepted.ended_at, accepted.end_reason = now, "joined"
-    db.add(_event(s, "joined_request", now, principal, detail=accepted.via))
+    db.add(new_event(s, "joined_request", now, principal, detail=accepted.via))
     log.info("session %s: taken by radiologist %s", session_id, principal.id)
-    return await _load(db, session_id, fresh=True), True
+    return await load(db, session_id, fresh=True), True
 
 
 async def standing_accepts(db: AsyncSession, session_id: str) -> int:
@@ -364,147 +364,9 @@ async def release(
             None,
             None,
         )
-    db.add(_event(s, "released", now, principal, detail="joined" if took else "accepted"))
+    db.add(new_event(s, "released", now, principal, detail="joined" if took else "accepted"))
     await db.flush()
-    return await _load(db, session_id, fresh=True), took
-
-
-async def record_ice(
-    db: AsyncSession, s: SupervisionSession, principal: Principal, state: str, now: datetime
-) -> bool:
-    """Store the first ICE connection; True if this report was the first."""
-    if state not in ("connected", "completed") or s.ice_connected_at is not None:
-        return False
-    first = await db.execute(
-        update(SupervisionSession)
-        .where(SupervisionSession.id == s.id, SupervisionSession.ice_connected_at.is_(None))
-        .values(ice_connected_at=now)
-    )
-    if first.rowcount == 1:  # type: ignore[attr-defined]
-        db.add(_event(s, "ice_connected", now, principal, detail=participant_role(s, principal)))
-        return True
-    return False
-
-
-async def record_media(
-    db: AsyncSession,
-    s: SupervisionSession,
-    principal: Principal,
-    video: bool,
-    audio: bool,
-    now: datetime,
-) -> bool:
-    """Store one side's report that remote video decodes and remote audio arrives.
-
-    Returns True when this report completed the pair and moved the session to ``joined``. Commit the
-    report before calling ``try_join`` so that of two workers reporting at once, the later sees both.
-    """
-    role = participant_role(s, principal)
-    if not (video and audio) or role is None or s.state != SessionState.PAGING.value:
-        return False
-    if s.radiologist_id is None:
-        return False
-    column = (
-        SupervisionSession.technologist_media_at
-        if role == Participant.TECHNOLOGIST
-        else SupervisionSession.radiologist_media_at
-    )
-    first = await db.execute(
-        update(SupervisionSession)
-        .where(SupervisionSession.id == s.id, column.is_(None))
-        .values({column: now})
-    )
-    if first.rowcount == 1:  # type: ignore[attr-defined]
-        db.add(_event(s, "media_verified", now, principal, detail=role))
-        return True
-    return False
-
-
-async def try_join(
-    db: AsyncSession, session_id: str, now: datetime, actor: Principal
-) -> SupervisionSession | None:
-    """Move to ``joined`` if both media reports are stored; the session if this call did it."""
-    joined = await db.execute(
-        update(SupervisionSession)
-        .where(
-            SupervisionSession.id == session_id,
-            SupervisionSession.state == SessionState.PAGING.value,
-            SupervisionSession.radiologist_id.is_not(None),
-            SupervisionSession.technologist_media_at.is_not(None),
-            SupervisionSession.radiologist_media_at.is_not(None),
-        )
-        # a radiologist back after a re-page keeps the first join: latency counts to that one
-        .values(
-            state=SessionState.JOINED.value,
-            joined_at=func.coalesce(SupervisionSession.joined_at, now),
-        )
-    )
-    if joined.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    s = await _load(db, session_id, fresh=True)
-    db.add(
-        _event(
-            s,
-            "transition",
-            now,
-            actor,
-            from_state=SessionState.PAGING.value,
-            to_state=SessionState.JOINED.value,
-        )
-    )
-    log.info("session %s: paging -> joined", session_id)
-    return s
-
-
-async def media_lost(
-    db: AsyncSession,
-    session_id: str,
-    radiologist_id: int,
-    lost_s: float,
-    now: datetime,
-    actor: Principal,
-) -> SupervisionSession | None:
-    """The joined radiologist's media stayed gone for ``lost_s``: the session goes back to paging
-    without them (they may join again, as may anyone paged). Returns the session if this call made
-    the change; None if it was no longer joined with that radiologist (ended, or already done)."""
-    moved = await db.execute(
-        update(SupervisionSession)
-        .where(
-            SupervisionSession.id == session_id,
-            SupervisionSession.state == SessionState.JOINED.value,
-            SupervisionSession.radiologist_id == radiologist_id,
-        )
-        .values(
-            state=next_state(SessionState.JOINED, Event.MEDIA_LOST).value,
-            radiologist_id=None,
-            technologist_media_at=None,
-            radiologist_media_at=None,
-        )
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    s = await _load(db, session_id, fresh=True)
-    db.add(
-        _event(
-            s,
-            "media_lost",
-            now,
-            actor,
-            detail=f"radiologist {radiologist_id}: video and audio gone for {lost_s:.0f} s",
-        )
-    )
-    db.add(
-        _event(
-            s,
-            "transition",
-            now,
-            actor,
-            from_state=SessionState.JOINED.value,
-            to_state=SessionState.PAGING.value,
-        )
-    )
-    log.info("session %s: joined -> paging (radiologist's media gone %.1f s)", session_id, lost_s)
-    return s
+    return await load(db, session_id, fresh=True), took
 
 
 async def end(
@@ -542,7 +404,7 @@ async def end(
         .values(ended_at=now, end_reason="session_ended")
     )
     await db.flush()
-    return await _load(db, s.id, fresh=True)
+    return await load(db, s.id, fresh=True)
 
 
 def _open_query() -> Select[SupervisionSession]:
@@ -603,12 +465,3 @@ async def events_of(db: AsyncSession, session_id: str) -> Sequence[SessionEvent]
             .order_by(SessionEvent.id)
         )
     ).all()
-
-
-async def record_link(
-    db: AsyncSession, session_id: str, detail: str, now: datetime, actor: Principal
-) -> None:
-    """A change of the link's state, as the technologist's socket saw it (``link_watch``)."""
-    db.add(
-        SessionEvent(session_id=session_id, kind="link", at=now, actor_id=actor.id, detail=detail)
-    )
