@@ -239,6 +239,7 @@ class MediaMonitor:
         self._drains: dict[asyncio.Task[None], RTCPeerConnection] = {}
         self._analyses: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._negotiating = asyncio.Lock()  # one answer at a time; close waits for it
         self._changed = asyncio.Event()
 
     # --- reading the state ----------------------------------------------------------------------
@@ -290,6 +291,11 @@ class MediaMonitor:
     async def accept_offer(self, sdp: str) -> str:
         """Answer a page's offer and start watching what it sends; returns the answer SDP
         (with every server candidate in it). A later offer replaces the peer connection."""
+        self._require_open("accept an offer")
+        async with self._negotiating:
+            return await self._answer(sdp)
+
+    async def _answer(self, sdp: str) -> str:
         self._require_open("accept an offer")
         kinds = offered_kinds(sdp)
         old, pc = self._pc, RTCPeerConnection(configuration=ice_configuration(self._ice_servers))
@@ -356,6 +362,10 @@ class MediaMonitor:
         if self._state is MonitorState.CLOSED:
             return
         self._set_state(MonitorState.CLOSED)
+        # An answer under way finishes first (milliseconds): a peer connection closed while it
+        # gathers candidates would leave the sockets gathered after the close open.
+        async with self._negotiating:
+            pass
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -245,7 +245,8 @@ class Connection:
         elif self.session_id is None or self.role is None:
             raise ProtocolError("not_joined", f"join a session before sending {message.type}")
         elif isinstance(message, Offer | Answer | Candidate):
-            frame = message.model_dump() | {"from": self.role}
+            # relayed as sent: fields the sender left out stay out
+            frame = message.model_dump(exclude_unset=True) | {"from": self.role}
             await self.hub.to_participant(
                 self.session_id,
                 other(self.role),
