@@ -481,4 +481,12 @@ export async function keepScreenOn(on) {
 }
 
 /** How a radiologist accepted, in words (an accept's ``via``). */
+// Why the pager skipped someone, in words (others are shown as the server gives them).
+export const SKIP_REASONS = {
+  license_expired: "license expired",
+  no_license_in_state: "no license in this state",
+  not_privileged_at_facility: "no privileges here",
+  inactive: "account disabled",
+};
+
 export const VIA = { web: "console", sms: "SMS", voice: "phone" };
