@@ -490,3 +490,22 @@ export const SKIP_REASONS = {
 };
 
 export const VIA = { web: "console", sms: "SMS", voice: "phone" };
+
+/** Until the connection has gathered its ICE candidates (or ``timeoutMs`` passed: offer what was
+ * gathered, host candidates come first). For offers sent whole to the server's aiortc peer. */
+export function waitForGathering(pc, timeoutMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    }, timeoutMs);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}

@@ -4,7 +4,7 @@
 // offer goes once ICE gathering is complete. Reconnects when it fails; stops for good when the
 // server says the facility has the monitor off.
 
-import { api } from "./common.js";
+import { api, waitForGathering } from "./common.js";
 
 const TARGET_WIDTH = 240;
 const VIDEO_MAX_BITRATE = 60_000;
@@ -13,23 +13,6 @@ const GATHER_TIMEOUT_MS = 3000;
 const RETRY_MS = [1000, 2000, 5000, 10000, 30000];
 const DISCONNECTED_GRACE_MS = 3000;
 const MIRROR_MS = 500; // a clone outlives its original's stop(): follow it (no event tells us)
-
-function waitForGathering(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve(); // send what was gathered: host candidates come first
-    }, GATHER_TIMEOUT_MS);
-    pc.addEventListener("icegatheringstatechange", done);
-  });
-}
 
 function videoEncoding(track) {
   const width = (track.getSettings && track.getSettings().width) || 640;
@@ -60,6 +43,18 @@ export class MediaCopy {
   }
 
   /** Keep a copy of ``stream`` going to the server for ``sessionId`` (no-op if it already is). */
+  /** Send the copy while in ``session`` (as the server last described it) if its facility
+   * monitors media and there is a camera; stop otherwise. ``renew``: offer again (a new socket). */
+  sync(session, stream, renew = false) {
+    const wanted = session && session.state !== "ended" && stream && session.facility && session.facility.monitor_media;
+    if (!wanted) {
+      if (this.state !== "off") this.stop();
+      return;
+    }
+    if (renew && this.sessionId === session.id && this.stream === stream) this.renew();
+    else this.ensure(session.id, stream);
+  }
+
   ensure(sessionId, stream) {
     if (this.sessionId === sessionId && this.stream === stream && this.state !== "off") return;
     this.sessionId = sessionId;
@@ -157,7 +152,7 @@ export class MediaCopy {
     try {
       if (!senders.length) throw new Error("no live camera or microphone track to copy");
       await pc.setLocalDescription(await pc.createOffer());
-      await waitForGathering(pc);
+      await waitForGathering(pc, GATHER_TIMEOUT_MS);
       if (generation !== this.generation) return;
       const { sdp } = await api("POST", `/api/sessions/${this.sessionId}/monitor`, {
         sdp: pc.localDescription.sdp,

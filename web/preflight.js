@@ -4,7 +4,7 @@
 // Used by the technologist's and the radiologist's consoles; the device id identifies this
 // browser for the facility's "passed this shift" rule.
 
-import { api, el, getCameraAndMic, stopStream } from "./common.js";
+import { api, el, getCameraAndMic, stopStream, waitForGathering } from "./common.js";
 
 const DEVICE_KEY = "standby.device";
 const GATHER_MS = 2000; // STUN/TURN candidates: wait at most this long before offering what we have
@@ -42,19 +42,6 @@ function clock(iso) {
   const tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1);
   if (moment.toDateString() === tomorrow.toDateString()) return `tomorrow ${time}`;
   return `${moment.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" })} ${time}`;
-}
-
-function waitForGathering(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== "complete") return;
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_MS);
-  });
 }
 
 /** Round trip, loss and the selected candidate type of a sending connection, from getStats. */
@@ -165,7 +152,7 @@ export class Preflight {
         pc.addTransceiver(track, init);
       }
       await pc.setLocalDescription(await pc.createOffer());
-      await waitForGathering(pc);
+      await waitForGathering(pc, GATHER_MS);
       const started = await api("POST", "/api/preflight/checks", {
         sdp: pc.localDescription.sdp,
         device_id: deviceId(),

@@ -86,14 +86,7 @@ let link = null; // the server's latest ``link`` verdict for the current session
 
 /** Send the server its copy while in a session whose facility monitors media, with a camera. */
 function syncCopy(renew = false) {
-  const wanted =
-    current && current.state !== "ended" && localStream && current.facility && current.facility.monitor_media;
-  if (!wanted) {
-    if (copy.state !== "off") copy.stop();
-    return;
-  }
-  if (renew && copy.sessionId === current.id && copy.stream === localStream) copy.renew();
-  else copy.ensure(current.id, localStream);
+  copy.sync(current, localStream, renew);
 }
 
 // --- sound ------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 from twilio.request_validator import RequestValidator
 
+from paging.twilio import TwilioSettings
+
 logger = logging.getLogger(__name__)
 
 ACCOUNT_SID = "AC" + "feedface" * 4
@@ -119,6 +121,15 @@ class FakeTwilio:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._claimed: set[str] = set()
         self._failures: dict[tuple[str, Kind], int] = {}
+
+    def settings(self) -> TwilioSettings:
+        """Twilio settings that point an in-process Standby at this fake."""
+        return TwilioSettings(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,  # type: ignore[arg-type]
+            from_number=FROM_NUMBER,
+            api_base_url=self.url,
+        )
 
     def env(self) -> dict[str, str]:
         """The STANDBY_TWILIO_* variables that point Standby at this fake."""

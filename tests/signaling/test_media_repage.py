@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from paging.twilio import TwilioSettings
 from tests.conftest import make_settings
-from tests.fakes.twilio_server import FROM_NUMBER, FakeTwilio, run_fake_twilio
+from tests.fakes.twilio_server import FakeTwilio
 from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import join_request, open_session, room_id, until_link
 from tests.signaling.test_monitor_api import (
@@ -33,20 +32,9 @@ WINDOW_S = 2.0
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with run_fake_twilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 def server(database_url: str, fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
     port = free_port()
-    twilio = TwilioSettings(
-        account_sid=fake_twilio.account_sid,
-        auth_token=fake_twilio.auth_token,  # type: ignore[arg-type]
-        from_number=FROM_NUMBER,
-        api_base_url=fake_twilio.url,
-    )
+    twilio = fake_twilio.settings()
     settings = make_settings(database_url, port, repage_after_s=WINDOW_S)
     with run_server(settings, port, twilio) as live:
         yield live

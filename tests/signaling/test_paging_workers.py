@@ -45,7 +45,7 @@ from paging.store import pages, runs, timers
 from signaling.config import Settings
 from signaling.database import make_engine, make_session_factory
 from tests.conftest import PG_ADMIN_DSN, REDIS_URL, RUN_ID
-from tests.fakes.twilio_server import FakeTwilio, RecordedRequest, run_fake_twilio
+from tests.fakes.twilio_server import FakeTwilio, RecordedRequest
 from tests.live import LiveServer, Socket, connect, free_port, login, serve_process, wait_healthy
 from tests.signaling.helpers import open_session, room_id
 
@@ -153,12 +153,6 @@ def _nothing_left_behind() -> Iterator[None]:
         return [row["datname"] for row in names if row["datname"].startswith(prefix)]
 
     assert asyncio.run(leftovers()) == [], "tests leave no database behind"
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with run_fake_twilio() as fake:
-        yield fake
 
 
 @pytest.fixture

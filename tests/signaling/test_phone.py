@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from paging.twilio import TwilioSettings
 from tests.conftest import make_settings
-from tests.fakes.twilio_server import FROM_NUMBER, FakeTwilio, Signing, run_fake_twilio
+from tests.fakes.twilio_server import FakeTwilio, Signing
 from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import get_session, open_session, room_id
 
@@ -25,21 +24,10 @@ PIER = "+15550000202"
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with run_fake_twilio() as fake:
-        yield fake
-
-
-@pytest.fixture
 def phone_server(database_url: str, fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
     """The real service with SMS and voice going to the fake Twilio."""
     port = free_port()
-    twilio = TwilioSettings(
-        account_sid=fake_twilio.account_sid,
-        auth_token=fake_twilio.auth_token,  # type: ignore[arg-type]
-        from_number=FROM_NUMBER,
-        api_base_url=fake_twilio.url,
-    )
+    twilio = fake_twilio.settings()
     with run_server(make_settings(database_url, port), port, twilio) as live:
         yield live
 

@@ -60,11 +60,15 @@ async def test_radiologist_offline_and_back_resumes_by_itself(
     await screenshot(tech, "tech-radiologist-offline")
     await asyncio.sleep(max(0.0, 4.0 - (time.monotonic() - offline_at)))
     await rad.context.set_offline(False)
+    online_at = time.monotonic()
     for side in (tech, rad):
         await expect(side.locator("body")).to_have_attribute(
             "data-link", "verified", timeout=15_000
         )
         await expect(side.locator("#state")).to_have_attribute("data-state", "joined")
+    print(
+        f"\nback online -> verified two-way live on both pages: {time.monotonic() - online_at:.2f} s"
+    )
     await expect(rad.locator("#ws-status")).to_have_attribute("data-state", "ok")
     await screenshot(tech, "tech-resumed")
     details = [e["detail"] for e in await link_events(server, session_id)]
@@ -75,3 +79,5 @@ async def test_radiologist_offline_and_back_resumes_by_itself(
     assert any(verified[0] < i < verified[-1] for i in gaps), details
     gap = next(details[i] for i in gaps if i > verified[0])
     assert gap.startswith("technologist: lost (no_reports)"), details
+    for watched in pages.opened:
+        watched.check()  # no uncaught error, no CSP refusal
