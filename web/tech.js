@@ -293,6 +293,7 @@ function updateSession(session) {
     );
     peerPresent = false;
     notices.clear("peer");
+    notices.clear("link"); // about a call that is over: the notice above says what happens now
     call.close();
   }
   if (session.radiologist && !before.radiologist) notices.clear("released");
