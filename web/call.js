@@ -32,7 +32,6 @@ export class PeerCall {
     this.onIceFailed = onIceFailed || (() => {});
     this.pc = null;
     this.generation = 0;
-    this.restarts = 0; // ICE restarts of the current connection
     this._reset();
   }
 
@@ -63,11 +62,7 @@ export class PeerCall {
   /** Technologist: a new connection and an offer. */
   async offer(localStream) {
     const pc = this._newConnection(localStream, true);
-    const offer = await pc.createOffer();
-    if (pc !== this.pc) return;
-    await pc.setLocalDescription(offer);
-    if (pc !== this.pc) return;
-    this._sendLocal({ type: "offer", sdp: pc.localDescription.sdp });
+    await this._describe(pc, () => pc.createOffer(), (m) => this._sendLocal(m));
   }
 
   /** Technologist: restart ICE on the current connection (new candidates, same tracks); a new
@@ -75,13 +70,8 @@ export class PeerCall {
   async restartIce(localStream) {
     const pc = this.pc;
     if (!pc || pc.signalingState !== "stable" || !pc.remoteDescription) return this.offer(localStream);
-    this.restarts += 1;
     pc.restartIce();
-    const offer = await pc.createOffer({ iceRestart: true });
-    if (pc !== this.pc) return;
-    await pc.setLocalDescription(offer);
-    if (pc !== this.pc) return;
-    this.send({ type: "offer", sdp: pc.localDescription.sdp, restart: true });
+    await this._describe(pc, () => pc.createOffer({ iceRestart: true }), this.send, { restart: true });
   }
 
   /** Radiologist: answer the technologist's offer; an ICE restart on the current connection, any
@@ -89,13 +79,8 @@ export class PeerCall {
   async answer(sdp, localStream, restart = false) {
     const current = this.pc;
     if (restart && current && current.signalingState === "stable" && current.connectionState !== "closed") {
-      this.restarts += 1;
       await current.setRemoteDescription({ type: "offer", sdp });
-      const answer = await current.createAnswer();
-      if (current !== this.pc) return;
-      await current.setLocalDescription(answer);
-      if (current !== this.pc) return;
-      this.send({ type: "answer", sdp: current.localDescription.sdp });
+      await this._describe(current, () => current.createAnswer(), this.send);
       return;
     }
     const pc = this._newConnection(null, false);
@@ -103,11 +88,7 @@ export class PeerCall {
     if (pc !== this.pc) return;
     this._addLocal(pc, localStream, false);
     await this._flushRemote(pc);
-    const answer = await pc.createAnswer();
-    if (pc !== this.pc) return;
-    await pc.setLocalDescription(answer);
-    if (pc !== this.pc) return;
-    this._sendLocal({ type: "answer", sdp: pc.localDescription.sdp });
+    await this._describe(pc, () => pc.createAnswer(), (m) => this._sendLocal(m));
   }
 
   async acceptAnswer(sdp) {
@@ -142,7 +123,6 @@ export class PeerCall {
     clearTimeout(this.pollTimer);
     clearTimeout(this.disconnectedTimer);
     clearInterval(this.statsTimer);
-    this.restarts = 0;
     if (pc) {
       pc.onicecandidate = null;
       pc.oniceconnectionstatechange = null;
@@ -155,6 +135,15 @@ export class PeerCall {
   }
 
   // --- internals ------------------------------------------------------------------------------
+
+  /** Create our offer or answer, set it and send it, unless a newer connection took over. */
+  async _describe(pc, create, send, extra = {}) {
+    const description = await create();
+    if (pc !== this.pc) return;
+    await pc.setLocalDescription(description);
+    if (pc !== this.pc) return;
+    send({ type: description.type, sdp: pc.localDescription.sdp, ...extra });
+  }
 
   _newConnection(localStream, offering) {
     this.close();
