@@ -66,6 +66,7 @@ class LinkWatch:
     _sent_at: float = 0.0
     _left: set[str] = field(default_factory=set)
     _gone_since: dict[str, float] = field(default_factory=dict)
+    _overdue_told: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.directions:
@@ -113,17 +114,25 @@ class LinkWatch:
                 self._gone_since.setdefault(sender, now)
             else:
                 self._gone_since.pop(sender, None)
+                self._overdue_told.discard(sender)
         changed = key != self._last
         if not changed and now - self._sent_at < HEARTBEAT_S:
             return None
         self._last, self._sent_at = key, now
         return views, verified, changed
 
-    def gone_for(self, sender: str) -> float:
-        """Seconds that ``sender``'s media has been gone (lost or frozen) without a break, as of
-        the last tick; 0 while it arrives."""
+    def overdue(self, sender: str, after_s: float) -> float | None:
+        """The seconds ``sender``'s media has been gone (lost or frozen) without a break, the first
+        time that passes ``after_s``; None otherwise. Once per loss: it must come back (as of a
+        tick) before it can be overdue again."""
         since = self._gone_since.get(sender)
-        return 0.0 if since is None else self.clock() - since
+        if since is None or sender in self._overdue_told:
+            return None
+        gone_s = self.clock() - since
+        if gone_s < after_s:
+            return None
+        self._overdue_told.add(sender)
+        return gone_s
 
 
 def describe(views: dict[str, dict[str, Any]], verified: bool, monitored: bool) -> str:

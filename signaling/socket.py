@@ -104,7 +104,6 @@ class Connection:
         self.closing = False
         self._paging_task: asyncio.Task[None] | None = None
         self.link: LinkWatch | None = None
-        self._repage_tried = False
         self.monitored = False  # the session's facility has the media monitor on
         self._link_task: asyncio.Task[None] | None = None
         self._paging_again = False
@@ -332,20 +331,19 @@ class Connection:
         """The technologist's socket (present for the whole exam) pages again when the joined
         radiologist's media stays gone past the window; once per loss."""
         assert self.link is not None
-        gone_s = self.link.gone_for("radiologist")
-        if gone_s < self.services.settings.repage_after_s:
-            self._repage_tried = False
+        gone_s = self.link.overdue("radiologist", self.services.settings.repage_after_s)
+        if gone_s is None:
             return
-        if self._repage_tried:
-            return
-        self._repage_tried = True
         try:
             async with self.services.db() as db:
                 s = await supervision.visible_session(db, self.principal, session_id, utc_now())
             if s.state != SessionState.JOINED.value or s.radiologist_id is None:
                 return
-            await coverage.media_lost(
-                self.services, self.principal, session_id, s.radiologist_id, gone_s
+            # shielded: the technologist's page leaving right now does not undo the re-page
+            await asyncio.shield(
+                coverage.media_lost(
+                    self.services, self.principal, session_id, s.radiologist_id, gone_s
+                )
             )
         except Exception:
             log.exception("socket %s: paging again after the radiologist's loss failed", self.id)
