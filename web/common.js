@@ -286,15 +286,16 @@ export class SignalingSocket {
     const asked = Date.now();
     this.send({ type: "ping" });
     setTimeout(() => {
-      if (this.ws !== ws || this.pongAt >= asked) return;
-      ws.close();
-      this._lost(1006);
+      if (this.ws === ws && this.pongAt < asked) this._drop(ws);
     }, PROBE_MS);
   }
 
   dropForOffline() {
-    if (this.stopped || !this.ws) return;
-    const ws = this.ws;
+    if (!this.stopped && this.ws) this._drop(this.ws);
+  }
+
+  /** Give up on this socket now (it may never say it closed) and reconnect as after a drop. */
+  _drop(ws) {
     ws.close();
     this._lost(1006);
   }
@@ -350,8 +351,7 @@ export class SignalingSocket {
       if (this.ws !== ws) return this._stopPing();
       if (Date.now() - this.pongAt > PING_EVERY_MS + PONG_WITHIN_MS) {
         // No answer: the connection is dead even if the browser has not noticed yet.
-        ws.close();
-        this._lost(1006);
+        this._drop(ws);
         return;
       }
       this.send({ type: "ping" });
