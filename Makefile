@@ -29,7 +29,7 @@ typecheck: .venv/.synced
 	.venv/bin/mypy
 
 unit: .venv/.synced
-	bash scripts/ensure-chromium
+	bash scripts/ensure-test-tools
 	.venv/bin/pytest
 
 test: lint typecheck unit

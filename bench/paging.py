@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paging.store import pages, timers  # noqa: E402
-from signaling.database import make_engine, make_session_factory  # noqa: E402
-from signaling.models import SupervisionSession  # noqa: E402
+from signaling.storage.database import make_engine, make_session_factory  # noqa: E402
+from signaling.storage.models import SupervisionSession  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio, run_fake_twilio  # noqa: E402
 from tests.live import free_port, stop_process, wait_healthy  # noqa: E402
 

@@ -19,29 +19,30 @@ from sqlalchemy import text
 from paging.engine import Sender
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling import (
-    admin_api,
-    api,
-    facility_api,
-    monitor_api,
-    pages,
-    preflight_api,
-    socket,
-    webhooks,
-)
-from signaling.bus import make_bus
+from signaling.accounts.login_guard import LoginGuard
+from signaling.checks.monitors import MonitorPool
+from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
+from signaling.common.errors import StandbyError
 from signaling.config import Settings
-from signaling.database import make_engine, make_session_factory
-from signaling.edge import EdgeGuard
-from signaling.errors import StandbyError
-from signaling.hub import Hub
-from signaling.login_guard import LoginGuard
-from signaling.monitors import MonitorPool
-from signaling.pager import make_pager
-from signaling.phone import PhoneSender
-from signaling.preflight_runner import PreflightRunner
+from signaling.http import (
+    admin,
+    facilities,
+    logins,
+    monitor,
+    pages,
+    preflight,
+    sessions,
+    twilio_webhooks,
+)
+from signaling.http.edge import EdgeGuard
+from signaling.live import socket
+from signaling.live.bus import make_bus
+from signaling.live.hub import Hub
+from signaling.pager.phone import PhoneSender
+from signaling.pager.wiring import make_pager
 from signaling.services import Services
+from signaling.storage.database import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +105,14 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     app = FastAPI(
         title="Standby", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url=None
     )
-    app.include_router(api.router)
-    app.include_router(admin_api.router)
-    app.include_router(facility_api.router)
-    app.include_router(preflight_api.router)
-    app.include_router(monitor_api.router)
+    app.include_router(logins.router)
+    app.include_router(sessions.router)
+    app.include_router(admin.router)
+    app.include_router(facilities.router)
+    app.include_router(preflight.router)
+    app.include_router(monitor.router)
     app.include_router(pages.router)
-    app.include_router(webhooks.router)
+    app.include_router(twilio_webhooks.router)
     app.add_api_websocket_route("/ws", socket.endpoint)
     app.mount("/static", RevalidatedStaticFiles(directory=pages.WEB), name="static")
 

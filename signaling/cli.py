@@ -16,15 +16,15 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from signaling import auth
+from signaling.accounts import logins
+from signaling.accounts.passwords import hash_password
+from signaling.accounts.roles import Role
 from signaling.clock import utc_now
+from signaling.common.errors import StandbyError
 from signaling.config import PLACEHOLDER_SECRET, Environment, Settings
-from signaling.database import make_engine, make_session_factory, migrate
-from signaling.directory_file import DirectoryFile, load_directory, parse_directory, read_directory
-from signaling.errors import StandbyError
-from signaling.models import Facility, User, UserFacility, UserRole
-from signaling.passwords import hash_password
-from signaling.roles import Role
+from signaling.directory.file import DirectoryFile, load_directory, parse_directory, read_directory
+from signaling.storage.database import make_engine, make_session_factory, migrate
+from signaling.storage.models import Facility, User, UserFacility, UserRole
 
 log = logging.getLogger("standby")
 DEMO_PASSWORD = "standby-demo"  # noqa: S105 - printed for the demo; the demo refuses production
@@ -190,7 +190,7 @@ async def _user_update(
                 user.password_hash = hash_password(password)
             if active is not None:
                 user.active = active
-            await auth.revoke_all(db, user.id, utc_now())
+            await logins.revoke_all(db, user.id, utc_now())
     finally:
         await engine.dispose()
 

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paging.engine import Engine
 from paging.twilio import TwilioSettings
-from signaling import auth
+from signaling.accounts import logins
+from signaling.accounts.principal import Principal
+from signaling.accounts.turn import turn_credentials
 from signaling.clock import utc_now
+from signaling.common.switchboard import Switchboard
 from signaling.config import Settings
-from signaling.database import SessionFactory
-from signaling.directory import Principal
-from signaling.hub import Hub
-from signaling.turn import turn_credentials
+from signaling.storage.database import SessionFactory
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     db: SessionFactory
-    hub: Hub
+    hub: Switchboard
     pager: Engine
     twilio: TwilioSettings | None = None  # set when SMS and voice pages go through Twilio
 
@@ -40,7 +40,7 @@ class Services:
         """Who a login cookie's token belongs to, in a short transaction of its own (so a request
         never holds this connection while it takes another)."""
         async with self.db() as db, db.begin():
-            return await auth.resolve(db, self.settings.secret_key, token, utc_now(), self.idle)
+            return await logins.resolve(db, self.settings.secret_key, token, utc_now(), self.idle)
 
     def ice_servers(self, user_id: int) -> list[dict[str, object]]:
         """The configured ICE servers, plus TURN with credentials of this user's own that expire

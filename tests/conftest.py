@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from signaling.config import Environment, Settings
-from signaling.database import make_engine, make_session_factory, migrate
-from signaling.directory_file import load_directory, read_directory
+from signaling.directory.file import load_directory, read_directory
+from signaling.storage.database import make_engine, make_session_factory, migrate
 from tests.live import LiveServer, free_port, run_server
 
 HERE = Path(__file__).parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 
-from signaling.errors import StandbyError
+from signaling.common.errors import StandbyError
 
 
 class TooManyAttempts(StandbyError):

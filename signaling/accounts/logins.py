@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.directory import Principal, load_principal
-from signaling.errors import NotAuthenticated
-from signaling.models import LoginSession, User
-from signaling.passwords import verify_password
+from signaling.accounts.passwords import verify_password
+from signaling.accounts.principal import Principal, load_principal
+from signaling.common.errors import NotAuthenticated
+from signaling.storage.models import LoginSession, User
 
 TOUCH_EVERY = timedelta(seconds=60)
 

@@ -7,7 +7,7 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from signaling.errors import InvalidInput
+from signaling.common.errors import InvalidInput
 
 MIN_LENGTH = 10
 _hasher = PasswordHasher()

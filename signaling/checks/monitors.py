@@ -1,7 +1,7 @@
 """One worker's media monitors: the server's own look at each page's outgoing camera and microphone.
 
 A page in a session whose facility monitors media posts an SDP offer for a small copy of what it
-sends (``monitor_api``); this pool answers it from a ``media.monitor.MediaMonitor``, at most one per
+sends (``signaling.http.monitor``); this pool answers it from a ``media.monitor.MediaMonitor``, at most one per
 (session, role) on this worker (a new offer from the same participant renews it), and publishes
 every piece of evidence to the session through the hub, so that every participant socket, on any
 worker, feeds it into its ``LinkWatch`` for the direction of that sender.
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from media.monitor import Evidence, MediaMonitor, MonitorState
-from signaling.errors import MonitorsFull
-from signaling.hub import Hub
+from signaling.common.errors import MonitorsFull
+from signaling.common.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class MonitorPool:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: Switchboard,
         *,
         limit: int,
         idle_s: float,

@@ -1,7 +1,7 @@
 """Pre-flight check: "Test camera, microphone and network" on this device, and the shift rule.
 
 A check has two halves. The server's ``MediaMonitor`` judges what the page's camera and microphone
-send it for ``CAPTURE_S`` (``signaling.preflight_runner``); the page then reports what it measured of
+send it for ``CAPTURE_S`` (``signaling.checks.preflight_runner``); the page then reports what it measured of
 the network on that same peer connection (``getStats``: round trip, loss, selected candidate type).
 ``verdict`` combines the two halves into the stored result, in plain words. Everything here is
 pure or takes the caller's database session and ``now``; the caller commits.
@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.clock import iso_ms
-from signaling.errors import PreflightRequired
-from signaling.models import Facility, PreflightCheck
+from signaling.common.errors import PreflightRequired
+from signaling.storage.models import Facility, PreflightCheck
 
 CAPTURE_S = 3.0  # how long the server watches the page's camera and microphone
 FINISH_WITHIN_S = 10.0  # the page's network report is due this soon after the media verdict

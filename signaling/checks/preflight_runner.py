@@ -24,11 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from media.monitor import Evidence, Kind, MediaMonitor, MonitorError, offered_kinds
-from signaling.clock import utc_now
-from signaling.database import SessionFactory
-from signaling.errors import Busy, Conflict, InvalidInput, NotFound
-from signaling.models import PreflightCheck
-from signaling.preflight import (
+from signaling.checks.preflight import (
     CAPTURE_S,
     FINISH_WITHIN_S,
     CheckState,
@@ -38,6 +34,10 @@ from signaling.preflight import (
     media_result,
     microphone_from,
 )
+from signaling.clock import utc_now
+from signaling.common.errors import Busy, Conflict, InvalidInput, NotFound
+from signaling.storage.database import SessionFactory
+from signaling.storage.models import PreflightCheck
 
 log = logging.getLogger(__name__)
 

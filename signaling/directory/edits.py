@@ -5,7 +5,7 @@ edit it and put it back; loading an unedited export changes nothing. It never ca
 their hashes). Rooms that are no longer active are left out: the file has no way to say "inactive",
 and loading a room makes it active.
 
-Every edit goes through ``directory_file.load_directory``, the one validator and loader, inside the
+Every edit goes through ``signaling.directory.file.load_directory``, the one validator and loader, inside the
 caller's transaction, so an edit with any error changes nothing. An edit that would leave no active
 admin is refused, so nobody can lock a deployment out of its own admin API (``standby
 load-directory`` on the server stays the way back in).
@@ -23,15 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.policy import EscalationPolicy
 from paging.schedule import Schedule
-from signaling.directory_file import (
+from signaling.accounts.roles import Role
+from signaling.common.errors import Conflict, NotFound
+from signaling.directory.file import (
     DirectoryFile,
     FacilitySpec,
     LoadReport,
     UserSpec,
     load_directory,
 )
-from signaling.errors import Conflict, NotFound
-from signaling.models import (
+from signaling.directory.queries import facility_policy
+from signaling.storage.models import (
     Facility,
     FacilityPolicy,
     License,
@@ -42,8 +44,6 @@ from signaling.models import (
     UserFacility,
     UserRole,
 )
-from signaling.pager import facility_policy
-from signaling.roles import Role
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.policy import EscalationPolicy, TargetKind, default_policy
 from paging.schedule import Schedule, iana_timezone
-from signaling import auth
+from signaling.accounts import logins
+from signaling.accounts.passwords import hash_password
+from signaling.accounts.roles import Role
 from signaling.clock import utc_now
-from signaling.errors import InvalidInput
-from signaling.models import (
+from signaling.common.errors import InvalidInput
+from signaling.storage.models import (
     Facility,
     FacilityPolicy,
     License,
@@ -36,8 +38,6 @@ from signaling.models import (
     UserFacility,
     UserRole,
 )
-from signaling.passwords import hash_password
-from signaling.roles import Role
 
 US_STATES = frozenset(
     [
@@ -310,7 +310,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
         if user.id is not None and user.active and not user_spec.active:
             # Disabling ends open logins, as `standby user disable` does: re-enabling later must
             # not bring back a cookie from before.
-            await auth.revoke_all(db, user.id, utc_now())
+            await logins.revoke_all(db, user.id, utc_now())
         user.full_name, user.credentials, user.active = (
             user_spec.full_name,
             user_spec.credentials,

@@ -1,59 +1,27 @@
-"""Read-side queries of the directory: who someone is, where they work, where they may supervise."""
+"""Read-side queries of the directory: where someone works, where they may supervise, and the policy
+a facility pages with."""
 
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.eligibility import Radiologist, Site, StateLicense, eligible_sites
-from signaling.models import Facility, License, Privilege, Room, User, UserFacility, UserRole
-from signaling.roles import Role
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The logged-in person, as every route and socket sees them."""
-
-    id: int
-    username: str
-    full_name: str
-    credentials: str
-    roles: frozenset[Role]
-    facility_ids: frozenset[int]
-
-    def has(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
-
-    def public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "full_name": self.full_name,
-            "credentials": self.credentials,
-            "roles": sorted(self.roles),
-        }
-
-
-async def load_principal(db: AsyncSession, user_id: int) -> Principal | None:
-    user = await db.get(User, user_id)
-    if user is None or not user.active:
-        return None
-    roles = await db.scalars(select(UserRole.role).where(UserRole.user_id == user_id))
-    facilities = await db.scalars(
-        select(UserFacility.facility_id).where(UserFacility.user_id == user_id)
-    )
-    return Principal(
-        id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        credentials=user.credentials,
-        roles=frozenset(Role(r) for r in roles),
-        facility_ids=frozenset(facilities),
-    )
+from paging.policy import EscalationPolicy, default_policy
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
+from signaling.storage.models import (
+    Facility,
+    FacilityPolicy,
+    License,
+    Privilege,
+    Room,
+    User,
+    UserRole,
+)
 
 
 def facility_today(facility: Facility, now: datetime) -> date:
@@ -104,3 +72,9 @@ async def rooms_for(db: AsyncSession, principal: Principal) -> list[Room]:
     if not principal.has(Role.ADMIN):
         query = query.where(Room.facility_id.in_(principal.facility_ids))
     return list((await db.scalars(query)).all())
+
+
+async def facility_policy(db: AsyncSession, facility_id: int) -> EscalationPolicy:
+    """The facility's stored policy, or the default (the whole eligible pool at once)."""
+    row = await db.get(FacilityPolicy, facility_id)
+    return EscalationPolicy.model_validate(row.policy) if row else default_policy()

@@ -1,7 +1,7 @@
 """Admin HTTP API: the directory read and edited in the directory file's own shape.
 
 Bodies are validated by the directory file's models and applied by its loader
-(``signaling.directory_edit``), so the API and ``standby load-directory`` accept exactly the same
+(``signaling.directory.edits``), so the API and ``standby load-directory`` accept exactly the same
 documents. Only the role admin may call these routes.
 """
 
@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Response, status
 
 from paging.policy import EscalationPolicy
 from paging.schedule import Schedule
-from signaling import directory_edit
-from signaling.deps import CurrentUser, Db
-from signaling.directory import Principal
-from signaling.directory_file import DirectoryFile, LoadReport, UserSpec
-from signaling.errors import Forbidden, InvalidInput
-from signaling.roles import Role
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
+from signaling.common.errors import Forbidden, InvalidInput
+from signaling.directory import edits
+from signaling.directory.file import DirectoryFile, LoadReport, UserSpec
+from signaling.http.deps import CurrentUser, Db
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/admin")
@@ -51,20 +51,20 @@ def _status(response: Response, report: LoadReport, kind: str) -> None:
 @router.get("/directory")
 async def get_directory(_: Admin, db: Db) -> dict[str, Any]:
     """The whole directory as a directory-file document (no passwords): edit it and PUT it back."""
-    return await directory_edit.export_directory(db)
+    return await edits.export_directory(db)
 
 
 @router.put("/directory")
 async def put_directory(body: DirectoryFile, principal: Admin, db: Db) -> dict[str, Any]:
     """Apply a directory-file document exactly as ``standby load-directory`` does."""
-    report = await directory_edit.apply(db, body)
+    report = await edits.apply(db, body)
     log.info("directory: %s (admin %s)", report.summary(), principal.id)
     return _report(report)
 
 
 @router.get("/users/{username}")
 async def get_user(username: str, _: Admin, db: Db) -> dict[str, Any]:
-    return {"user": await directory_edit.export_user(db, username)}
+    return {"user": await edits.export_user(db, username)}
 
 
 @router.put("/users/{username}")
@@ -73,15 +73,15 @@ async def put_user(
 ) -> dict[str, Any]:
     """Create or replace one user's entry (roles, facilities, licenses, privileges, contact, cap)."""
     _same("username", username, body.username)
-    report = await directory_edit.put_user(db, body)
+    report = await edits.put_user(db, body)
     log.info("directory: user %s: %s (admin %s)", username, report.summary(), principal.id)
     _status(response, report, "users")
-    return {"user": await directory_edit.export_user(db, username)} | _report(report)
+    return {"user": await edits.export_user(db, username)} | _report(report)
 
 
 @router.get("/schedules/{code}")
 async def get_schedule(code: str, _: Admin, db: Db) -> dict[str, Any]:
-    return {"schedule": await directory_edit.export_schedule(db, code)}
+    return {"schedule": await edits.export_schedule(db, code)}
 
 
 @router.put("/schedules/{code}")
@@ -90,18 +90,16 @@ async def put_schedule(
 ) -> dict[str, Any]:
     """Create or replace one on-call schedule (rotations, windows, overrides)."""
     _same("code", code, body.code)
-    report = await directory_edit.put_schedule(db, body)
+    report = await edits.put_schedule(db, body)
     log.info("directory: schedule %s: %s (admin %s)", code, report.summary(), principal.id)
     _status(response, report, "schedules")
-    return {"schedule": await directory_edit.export_schedule(db, code)} | _report(report)
+    return {"schedule": await edits.export_schedule(db, code)} | _report(report)
 
 
 @router.get("/facilities/{code}/escalation")
 async def get_escalation(code: str, _: Admin, db: Db) -> dict[str, Any]:
     """The policy in force; ``default`` is true when the facility has none of its own."""
-    in_force = await directory_edit.policy_in_force(
-        db, await directory_edit.facility_by_code(db, code)
-    )
+    in_force = await edits.policy_in_force(db, await edits.facility_by_code(db, code))
     return {
         "facility": code,
         "default": not in_force.stored,
@@ -114,7 +112,7 @@ async def put_escalation(
     code: str, body: EscalationPolicy, principal: Admin, db: Db
 ) -> dict[str, Any]:
     """Replace a facility's escalation policy; sessions already paging keep the one they started with."""
-    report = await directory_edit.put_policy(db, code, body)
+    report = await edits.put_policy(db, code, body)
     log.info(
         "directory: facility %s escalation: %s (admin %s)", code, report.summary(), principal.id
     )

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.directory import Principal
-from signaling.errors import Forbidden, NotAuthenticated
-from signaling.roles import Role
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
+from signaling.common.errors import Forbidden, NotAuthenticated
 from signaling.services import Services
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from signaling.clock import utc_now
-from signaling.deps import CurrentUser, Db
-from signaling.on_call_view import on_call_now, visible_facility
+from signaling.http.deps import CurrentUser, Db
+from signaling.pager.on_call import on_call_now, visible_facility
 
 router = APIRouter(prefix="/api")
 FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a facility's id")]

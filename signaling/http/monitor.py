@@ -1,7 +1,7 @@
 """``POST /api/sessions/{id}/monitor``: a participant page's offer of its monitored copy.
 
 The page sends a small copy of its camera and microphone (about one frame a second, downscaled) to
-the server, which checks it (``signaling.monitors``, ``media.monitor``). Non-trickle: the page
+the server, which checks it (``signaling.checks.monitors``, ``media.monitor``). Non-trickle: the page
 waits for ICE gathering to complete, so its offer carries its candidates, and the answer carries
 the server's.
 """
@@ -15,12 +15,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.monitor import MonitorError
-from signaling import supervision
+from signaling.checks.monitors import MonitorPool
 from signaling.clock import utc_now
-from signaling.deps import CurrentUser, ServicesDep
-from signaling.errors import Conflict, Forbidden, InvalidInput, MonitorOff
-from signaling.monitors import MonitorPool
-from signaling.session_state import SessionState
+from signaling.common.errors import Conflict, Forbidden, InvalidInput, MonitorOff
+from signaling.http.deps import CurrentUser, ServicesDep
+from signaling.sessions import supervision
+from signaling.sessions.state import SessionState
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")

@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from signaling.directory import Principal
-from signaling.roles import Role
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
 from signaling.services import Services
 
 router = APIRouter(include_in_schema=False)

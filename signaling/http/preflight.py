@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from signaling import preflight
+from signaling.checks import preflight
+from signaling.checks.preflight import DEVICE_ID, Network
+from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.deps import Clinician, Db, ServicesDep
-from signaling.models import Facility, Privilege
-from signaling.preflight import DEVICE_ID, Network
-from signaling.preflight_runner import PreflightRunner
+from signaling.http.deps import Clinician, Db, ServicesDep
+from signaling.storage.models import Facility, Privilege
 
 router = APIRouter(prefix="/api/preflight")
 MAX_SDP = 32_000  # a browser's offer with two tracks and its candidates is 3-8 kB

@@ -1,22 +1,21 @@
-"""HTTP JSON API: parse, call the domain, map results and errors. No logic of its own."""
+"""HTTP JSON API of rooms, sessions and requests: parse, call the domain, map results and errors.
+No logic of its own."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling import auth, coverage, link_record, notify, preflight, supervision
+from signaling.checks import preflight
 from signaling.clock import iso_ms, utc_now
-from signaling.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
-from signaling.directory import rooms_for
-from signaling.errors import NotAuthenticated
-from signaling.login_guard import LoginGuard
-from signaling.pager import facility_policy
-from signaling.paging_view import paging_summary
-from signaling.session_state import CancelReason, Outcome
+from signaling.directory.queries import facility_policy, rooms_for
+from signaling.http.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
+from signaling.pager.summary import paging_summary
+from signaling.sessions import coverage, notices, responders, supervision
+from signaling.sessions.state import CancelReason, Outcome
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -25,11 +24,6 @@ ACCESSION = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class LoginBody(_Body):
-    username: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=1, max_length=256)
 
 
 class OpenSessionBody(_Body):
@@ -50,59 +44,6 @@ class EndSessionBody(_Body):
     outcome: Outcome
     reason: CancelReason | None = None
     note: str | None = Field(default=None, max_length=500)
-
-
-@router.post("/login")
-async def login(
-    body: LoginBody, request: Request, response: Response, services: ServicesDep, db: Db
-) -> dict[str, Any]:
-    guard: LoginGuard = request.app.state.login_guard
-    client = request.client.host if request.client else "?"
-    guard.check(body.username, client)
-    try:
-        token, principal = await auth.login(
-            db, services.settings.secret_key, body.username, body.password, utc_now(), services.idle
-        )
-    except NotAuthenticated:
-        guard.failed(body.username, client)
-        raise
-    guard.succeeded(body.username, client)
-    response.set_cookie(
-        services.settings.cookie_name,
-        token,
-        max_age=int(services.idle.total_seconds()),
-        httponly=True,
-        secure=True,
-        samesite="strict",
-        path="/",
-    )
-    log.info("login: user %s", principal.id)
-    return {"user": principal.public()}
-
-
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(request: Request, response: Response, services: ServicesDep, db: Db) -> None:
-    token = request.cookies.get(services.settings.cookie_name)
-    if token:
-        await auth.logout(db, services.settings.secret_key, token, utc_now())
-    response.delete_cookie(
-        services.settings.cookie_name, path="/", secure=True, httponly=True, samesite="strict"
-    )
-
-
-@router.get("/me")
-async def me(principal: CurrentUser) -> dict[str, Any]:
-    return {"user": principal.public()}
-
-
-@router.get("/config")
-async def client_config(principal: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    return {
-        "ice_servers": services.ice_servers(principal.id),
-        "ice_transport_policy": services.settings.ice_transport_policy,
-        "benchmarks_s": {"best": 30, "risk": 90},
-        "server_time": iso_ms(utc_now()),
-    }
 
 
 @router.get("/rooms")
@@ -142,7 +83,7 @@ async def open_session(
         fresh = await services.pager.start(db, s.id, s.facility_id, policy, now)
     await services.pager.deliver(fresh, now)
     services.pager.poke()  # an empty first tier pulled the next one forward: fire it now
-    await notify.request_opened(services.hub, s)
+    await notices.request_opened(services.hub, s)
     return {"session": supervision.session_json(s, with_accession=True)}
 
 
@@ -178,7 +119,7 @@ async def session_coverage(session_id: str, principal: CurrentUser, db: Db) -> d
     """Seconds of verified two-way live supervision and every gap (so far, while it runs)."""
     now = utc_now()
     s = await supervision.visible_session(db, principal, session_id, now)
-    return {"coverage": await link_record.coverage_of(db, s, now)}
+    return {"coverage": await coverage.coverage_of(db, s, now)}
 
 
 @router.get("/sessions/{session_id}/events")
@@ -215,7 +156,7 @@ async def open_requests(principal: Radiologist, db: Db) -> dict[str, Any]:
 @router.post("/sessions/{session_id}/accept")
 async def accept(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
     """A promise to join: holds further tiers for the grace window. Several may accept."""
-    s = await coverage.accept(services, principal, session_id)
+    s = await responders.accept(services, principal, session_id)
     return {"session": supervision.session_json(s, with_accession=s.radiologist_id == principal.id)}
 
 
@@ -226,13 +167,13 @@ async def join(
     """Take the session (accepting it if not yet): the first radiologist to join wins; 409 after.
     428 where the facility requires a passed pre-flight check on this device and there is none."""
     device_id = body.device_id if body is not None else None
-    s = await coverage.join(services, principal, session_id, device_id=device_id)
+    s = await responders.join(services, principal, session_id, device_id=device_id)
     return {"session": supervision.session_json(s, with_accession=True)}
 
 
 @router.post("/sessions/{session_id}/release")
 async def release(session_id: str, principal: Radiologist, services: ServicesDep) -> dict[str, Any]:
-    s = await coverage.release(services, principal, session_id)
+    s = await responders.release(services, principal, session_id)
     return {"session": supervision.session_json(s, with_accession=False)}
 
 
@@ -246,6 +187,6 @@ async def end(
             db, principal, session_id, body.outcome, body.reason, body.note, now
         )
         await services.pager.stop(db, s.id, s.outcome or "ended", now)
-    await notify.session_changed(services.hub, s)
-    await notify.request_closed(services.hub, s, "ended")
+    await notices.session_changed(services.hub, s)
+    await notices.request_closed(services.hub, s, "ended")
     return {"session": supervision.session_json(s, with_accession=True)}

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from paging.engine import PageStatus, Purpose
 from paging.store import pages
 from paging.twilio import gather_twiml, is_accept_reply, say_twiml, valid_signature
-from signaling import coverage
+from signaling.accounts.principal import load_principal
 from signaling.clock import utc_now
-from signaling.deps import ServicesDep
-from signaling.directory import load_principal
-from signaling.errors import Forbidden, StandbyError
-from signaling.models import Facility, SupervisionSession, User
+from signaling.common.errors import Forbidden, StandbyError
+from signaling.http.deps import ServicesDep
 from signaling.services import Services
-from signaling.supervision import Via
+from signaling.sessions import responders
+from signaling.sessions.supervision import Via
+from signaling.storage.models import Facility, SupervisionSession, User
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", include_in_schema=False)
@@ -73,7 +73,7 @@ async def _accept_as(services: Services, user_id: int, session_id: str, via: str
     if principal is None:
         return "Your account is not active."
     try:
-        await coverage.accept(services, principal, session_id, via)
+        await responders.accept(services, principal, session_id, via)
     except StandbyError as exc:
         return f"Not accepted: {exc.message}."
     return "Accepted. Open Standby on your phone or laptop now and press Join to start the video."

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any
 
-from signaling.bus import Bus
+from signaling.common.switchboard import Member
+from signaling.live.bus import Bus
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,9 @@ def room_channel(session_id: str, role: str) -> str:
     return f"session:{session_id}:{role}"
 
 
-class Member(Protocol):
-    async def on_room(self, message: dict[str, Any]) -> None: ...
-
-    def on_lobby(self, message: dict[str, Any]) -> None: ...
-
-    def on_user(self, message: dict[str, Any]) -> None: ...
-
-
 class Hub:
+    """The one ``Switchboard`` (``signaling.common.switchboard``) of a worker."""
+
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self._rooms: dict[tuple[str, str], set[Member]] = defaultdict(set)

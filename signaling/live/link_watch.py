@@ -7,7 +7,7 @@ of both directions (``media.link``). The technologist's socket also writes each 
 session's record (``link`` events), as the technologist is present for the whole exam.
 
 The watch starts with the first report of the session, so pages that do not report yet are never
-shown as lost. Server evidence (``signaling.monitors``: the server's own look at the copy each page
+shown as lost. Server evidence (``signaling.checks.monitors``: the server's own look at the copy each page
 sends of its camera and microphone) reaches every socket the same way and feeds the direction of
 its sender, when the facility monitors media (``monitored``); otherwise client evidence alone
 decides, assessments say ``server_checked: false`` and the record says "client evidence only".
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from media.link import Assessment, ClientReport, Direction, ServerEvidence, Verdict
-from signaling.hub import other
+from signaling.live.hub import other
 
 TICK_S = 0.1
 HEARTBEAT_S = 5.0

@@ -19,15 +19,15 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from signaling import call_record, coverage, notify, supervision
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
 from signaling.clock import utc_now
-from signaling.closecodes import CloseCode
-from signaling.directory import Principal, eligible_facility_ids
-from signaling.errors import StandbyError
-from signaling.hub import other, room_channel
-from signaling.link_watch import TICK_S, LinkWatch, describe
-from signaling.paging_view import paging_summary
-from signaling.protocol import (
+from signaling.common.errors import StandbyError
+from signaling.directory.queries import eligible_facility_ids
+from signaling.live.close_codes import CloseCode
+from signaling.live.hub import other
+from signaling.live.link_watch import TICK_S, LinkWatch, describe
+from signaling.live.protocol import (
     Answer,
     Candidate,
     Covered,
@@ -58,9 +58,10 @@ from signaling.protocol import (
     parse,
     serialise,
 )
-from signaling.roles import Role
+from signaling.pager.summary import paging_summary
 from signaling.services import Services
-from signaling.session_state import SessionState
+from signaling.sessions import call_record, notices, responders, supervision
+from signaling.sessions.state import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,8 @@ class Connection:
             assert self.role is not None
             self.send(PeerJoined(role=other(self.role), resume=bool(message.get("resume"))))
             if kind == "hello" and self.session_id:
-                await self.hub.bus.publish(
-                    room_channel(self.session_id, other(self.role)),
-                    {"kind": "hello_ack", "conn": self.id},
+                await self.hub.to_participant(
+                    self.session_id, other(self.role), {"kind": "hello_ack", "conn": self.id}
                 )
         elif kind == "bye" and sender is not None and sender == self.peer_conn:
             self.peer_conn = None
@@ -341,7 +341,7 @@ class Connection:
                 return
             # shielded: the technologist's page leaving right now does not undo the re-page
             await asyncio.shield(
-                coverage.media_lost(
+                responders.media_lost(
                     self.services, self.principal, session_id, s.radiologist_id, gone_s
                 )
             )
@@ -395,12 +395,12 @@ class Connection:
             async with db.begin():
                 joined = await call_record.try_join(db, self.session_id, utc_now(), self.principal)
         if joined is not None:
-            await notify.session_changed(self.hub, joined)
+            await notices.session_changed(self.hub, joined)
 
     async def _announce(self, session_id: str) -> None:
         async with self.services.db() as db:
             s = await supervision.visible_session(db, self.principal, session_id, utc_now())
-        await notify.session_changed(self.hub, s)
+        await notices.session_changed(self.hub, s)
 
     async def enter_lobby(self) -> None:
         await self.refresh_eligibility()

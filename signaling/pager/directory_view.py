@@ -16,8 +16,10 @@ from paging.eligibility import Site, ineligibility
 from paging.engine import Recipient, Resolution, Skip
 from paging.policy import Target, TargetKind
 from paging.schedule import Schedule, on_call
-from signaling.directory import facility_today, radiologist_facts
-from signaling.models import (
+from signaling.accounts.roles import Role
+from signaling.directory.queries import facility_today, radiologist_facts
+from signaling.sessions.state import SessionState
+from signaling.storage.models import (
     Facility,
     OnCallSchedule,
     Privilege,
@@ -26,8 +28,6 @@ from signaling.models import (
     UserFacility,
     UserRole,
 )
-from signaling.roles import Role
-from signaling.session_state import SessionState
 
 log = logging.getLogger(__name__)
 

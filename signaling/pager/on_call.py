@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.policy import EscalationPolicy, Target, TargetKind
 from paging.schedule import Schedule, next_handoffs
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
 from signaling.clock import iso_ms
-from signaling.directory import Principal
-from signaling.directory_edit import policy_in_force
-from signaling.errors import Forbidden, NotFound
-from signaling.models import Facility, OnCallSchedule, User
-from signaling.pager_directory import ServiceDirectory
-from signaling.roles import Role
+from signaling.common.errors import Forbidden, NotFound
+from signaling.directory.edits import policy_in_force
+from signaling.pager.directory_view import ServiceDirectory
+from signaling.storage.models import Facility, OnCallSchedule, User
 
 
 async def visible_facility(db: AsyncSession, principal: Principal, facility_id: int) -> Facility:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from paging.engine import Page, Purpose
 from paging.policy import Channel
 from paging.twilio import TwilioCarrier, alert_text, sms_text
-from signaling.database import SessionFactory
-from signaling.models import Facility, SupervisionSession
+from signaling.storage.database import SessionFactory
+from signaling.storage.models import Facility, SupervisionSession
 
 log = logging.getLogger(__name__)
 SITE_CACHE = 4096

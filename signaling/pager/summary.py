@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paging.engine import Purpose
 from paging.store import pages, runs
 from signaling.clock import iso_ms
-from signaling.models import SessionAccept, User
+from signaling.storage.models import SessionAccept, User
 
 
 async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | None:

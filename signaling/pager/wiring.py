@@ -9,14 +9,11 @@ import socket as _socket
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from paging.engine import Engine, Page, Purpose, Sender
-from paging.policy import Channel, EscalationPolicy, default_policy
-from signaling.database import SessionFactory
-from signaling.hub import Hub
-from signaling.models import FacilityPolicy
-from signaling.pager_directory import ServiceDirectory
+from paging.policy import Channel
+from signaling.common.switchboard import Switchboard
+from signaling.pager.directory_view import ServiceDirectory
+from signaling.storage.database import SessionFactory
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +21,7 @@ log = logging.getLogger(__name__)
 class InAppSender:
     """The in-app channel: a ``page`` message to every open console of the person, any worker."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Switchboard) -> None:
         self.hub = hub
 
     async def send(self, page: Page) -> str:
@@ -37,15 +34,9 @@ class InAppSender:
         return f"in-app:{page.key}"
 
 
-async def facility_policy(db: AsyncSession, facility_id: int) -> EscalationPolicy:
-    """The facility's stored policy, or the default (the whole eligible pool at once)."""
-    row = await db.get(FacilityPolicy, facility_id)
-    return EscalationPolicy.model_validate(row.policy) if row else default_policy()
-
-
 def make_pager(
     db: SessionFactory,
-    hub: Hub,
+    hub: Switchboard,
     phone: Mapping[Channel, Sender] | None = None,
     *,
     grace: timedelta = timedelta(seconds=30),
@@ -54,7 +45,7 @@ def make_pager(
 
     async def tell(session_id: str, what: str) -> None:
         # Only a note that paging changed: the worker holding a participant's socket reads the
-        # summary for it (signaling/socket.py), so nobody reads it for sessions nobody watches.
+        # summary for it (signaling/live/socket.py), so nobody reads it for sessions nobody watches.
         await hub.to_session(session_id, {"kind": "paging_changed", "session_id": session_id})
         if what == "exhausted":
             log.warning(

@@ -2,7 +2,7 @@
 verified (and the join it completes), every change of the link, and the joined radiologist's media
 lost past the window (the session goes back to paging).
 
-Like ``signaling.supervision``: every function takes the caller's database session and ``now``; the
+Like ``signaling.sessions.supervision``: every function takes the caller's database session and ``now``; the
 caller commits; changes that two workers may race on are single conditional UPDATEs.
 """
 
@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.directory import Principal
-from signaling.models import SessionEvent, SupervisionSession
-from signaling.session_state import SessionEvent as Event
-from signaling.session_state import SessionState, next_state
-from signaling.supervision import Participant, load, new_event, participant_role
+from signaling.accounts.principal import Principal
+from signaling.sessions.state import SessionEvent as Event
+from signaling.sessions.state import SessionState, next_state
+from signaling.sessions.supervision import Participant, load, new_event, participant_role
+from signaling.storage.models import SessionEvent, SupervisionSession
 
 log = logging.getLogger(__name__)
 

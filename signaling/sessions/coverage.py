@@ -1,6 +1,6 @@
 """The session's coverage: seconds of verified two-way live supervision and every gap, from the record.
 
-The technologist's socket writes each change of the link as a ``link`` event (``signaling.socket``):
+The technologist's socket writes each change of the link as a ``link`` event (``signaling.live.socket``):
 "verified two-way live", or each direction's state and causes ("technologist: live; radiologist: lost
 (nothing_arrives)"). Replaying those events through ``media.link.Coverage`` gives the coverage from
 the first verified moment to the end of the session (or to ``now`` while it runs). A session never
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.link import Coverage
 from signaling.clock import iso_ms
-from signaling.models import SessionEvent, SupervisionSession
+from signaling.storage.models import SessionEvent, SupervisionSession
 
 VERIFIED = "verified two-way live"
 CLIENT_ONLY = "client evidence only"

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from signaling.hub import Hub
-from signaling.models import SupervisionSession
-from signaling.supervision import session_json
+from signaling.common.switchboard import Switchboard
+from signaling.sessions.supervision import session_json
+from signaling.storage.models import SupervisionSession
 
 
-async def session_changed(hub: Hub, s: SupervisionSession) -> None:
+async def session_changed(hub: Switchboard, s: SupervisionSession) -> None:
     await hub.to_session(s.id, {"kind": "session", "session": session_json(s, with_accession=True)})
 
 
-async def request_opened(hub: Hub, s: SupervisionSession) -> None:
+async def request_opened(hub: Switchboard, s: SupervisionSession) -> None:
     await hub.to_lobby(
         {
             "kind": "request_opened",
@@ -21,7 +21,7 @@ async def request_opened(hub: Hub, s: SupervisionSession) -> None:
     )
 
 
-async def request_closed(hub: Hub, s: SupervisionSession, reason: str) -> None:
+async def request_closed(hub: Switchboard, s: SupervisionSession, reason: str) -> None:
     await hub.to_lobby(
         {
             "kind": "request_closed",
@@ -32,7 +32,7 @@ async def request_closed(hub: Hub, s: SupervisionSession, reason: str) -> None:
     )
 
 
-async def covered(hub: Hub, s: SupervisionSession, paged_user_ids: list[int]) -> None:
+async def covered(hub: Switchboard, s: SupervisionSession, paged_user_ids: list[int]) -> None:
     """Tell everyone who was paged that the session is covered, and by whom."""
     by = s.radiologist.full_name if s.radiologist else "a radiologist"
     for user_id in paged_user_ids:

@@ -13,31 +13,54 @@ the carrier webhooks.
 
 from __future__ import annotations
 
-from signaling import call_record, notify, preflight, supervision
+from datetime import timedelta
+from typing import Protocol
+
+from paging.engine import Engine
+from signaling.accounts.principal import Principal
+from signaling.checks import preflight
 from signaling.clock import utc_now
-from signaling.directory import Principal
-from signaling.models import SupervisionSession
-from signaling.services import Services
-from signaling.supervision import Via
+from signaling.common.switchboard import Switchboard
+from signaling.sessions import call_record, notices, supervision
+from signaling.sessions.supervision import Via
+from signaling.storage.database import SessionFactory
+from signaling.storage.models import SupervisionSession
+
+
+class Worker(Protocol):
+    """What a response needs of the worker (``signaling.services.Services`` is one): handed in by
+    transport, so this domain never imports the root."""
+
+    @property
+    def db(self) -> SessionFactory: ...
+
+    @property
+    def hub(self) -> Switchboard: ...
+
+    @property
+    def pager(self) -> Engine: ...
+
+    @property
+    def preflight_valid_for(self) -> timedelta: ...
 
 
 async def accept(
-    services: Services, principal: Principal, session_id: str, via: str = Via.WEB
+    worker: Worker, principal: Principal, session_id: str, via: str = Via.WEB
 ) -> SupervisionSession:
-    async with services.db() as db, db.begin():
+    async with worker.db() as db, db.begin():
         now = utc_now()
         s, new = await supervision.accept(db, principal, session_id, now, via)
         if new:
-            await services.pager.hold(db, s.id, now)
+            await worker.pager.hold(db, s.id, now)
     if new:
-        await notify.session_changed(services.hub, s)
-        await notify.request_opened(services.hub, s)  # the lobby shows who has accepted
-        await services.pager.tell(s.id, "accepted")
+        await notices.session_changed(worker.hub, s)
+        await notices.request_opened(worker.hub, s)  # the lobby shows who has accepted
+        await worker.pager.tell(s.id, "accepted")
     return s
 
 
 async def join(
-    services: Services,
+    worker: Worker,
     principal: Principal,
     session_id: str,
     via: str = Via.WEB,
@@ -46,50 +69,50 @@ async def join(
 ) -> SupervisionSession:
     """Take the session; where the facility requires it, only from a device with a passed
     pre-flight check (refusing rolls the take back; an accept that stood before still stands)."""
-    async with services.db() as db, db.begin():
+    async with worker.db() as db, db.begin():
         now = utc_now()
         s, took = await supervision.join(db, principal, session_id, now, via)
         if took:
             await preflight.require(
-                db, principal.id, s.facility, device_id, now, services.preflight_valid_for
+                db, principal.id, s.facility, device_id, now, worker.preflight_valid_for
             )
-        paged = await services.pager.stop(db, s.id, "joined", now) if took else []
+        paged = await worker.pager.stop(db, s.id, "joined", now) if took else []
     if took:
-        await notify.request_closed(services.hub, s, "taken")
-        await notify.session_changed(services.hub, s)
-        await notify.covered(services.hub, s, paged)
-        await services.pager.tell(s.id, "joined")
+        await notices.request_closed(worker.hub, s, "taken")
+        await notices.session_changed(worker.hub, s)
+        await notices.covered(worker.hub, s, paged)
+        await worker.pager.tell(s.id, "joined")
     return s
 
 
-async def release(services: Services, principal: Principal, session_id: str) -> SupervisionSession:
-    async with services.db() as db, db.begin():
+async def release(worker: Worker, principal: Principal, session_id: str) -> SupervisionSession:
+    async with worker.db() as db, db.begin():
         now = utc_now()
         s, took = await supervision.release(db, principal, session_id, now)
         if took:
-            await services.pager.repage(db, s.id, now, "handed back before the call was up")
+            await worker.pager.repage(db, s.id, now, "handed back before the call was up")
         elif await supervision.standing_accepts(db, s.id) == 0:
-            await services.pager.resume(db, s.id)
-    services.pager.poke()
-    await notify.session_changed(services.hub, s)
-    await notify.request_opened(services.hub, s)
-    await services.pager.tell(s.id, "released")
+            await worker.pager.resume(db, s.id)
+    worker.pager.poke()
+    await notices.session_changed(worker.hub, s)
+    await notices.request_opened(worker.hub, s)
+    await worker.pager.tell(s.id, "released")
     return s
 
 
 async def media_lost(
-    services: Services, technologist: Principal, session_id: str, radiologist_id: int, lost_s: float
+    worker: Worker, technologist: Principal, session_id: str, radiologist_id: int, lost_s: float
 ) -> SupervisionSession | None:
     """Page again because the radiologist's media is gone; None if the session was not (or no
     longer) joined with that radiologist."""
-    async with services.db() as db, db.begin():
+    async with worker.db() as db, db.begin():
         now = utc_now()
         s = await call_record.media_lost(db, session_id, radiologist_id, lost_s, now, technologist)
         if s is None:
             return None
-        await services.pager.repage(db, s.id, now, f"radiologist's media gone {lost_s:.0f} s")
-    services.pager.poke()
-    await notify.session_changed(services.hub, s)
-    await notify.request_opened(services.hub, s)
-    await services.pager.tell(s.id, "repaged")
+        await worker.pager.repage(db, s.id, now, f"radiologist's media gone {lost_s:.0f} s")
+    worker.pager.poke()
+    await notices.session_changed(worker.hub, s)
+    await notices.request_opened(worker.hub, s)
+    await worker.pager.tell(s.id, "repaged")
     return s

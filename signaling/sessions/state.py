@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from signaling.errors import IllegalTransition
+from signaling.common.errors import IllegalTransition
 
 
 class SessionState(StrEnum):

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling import link_record
+from signaling.accounts.principal import Principal
+from signaling.accounts.roles import Role
 from signaling.clock import iso_ms
-from signaling.directory import Principal, eligible_facility_ids
-from signaling.errors import Conflict, Forbidden, InvalidInput, NotFound
-from signaling.models import Room, SessionAccept, SessionEvent, SupervisionSession
-from signaling.roles import Role
-from signaling.session_state import CancelReason, Outcome, SessionState, next_state
-from signaling.session_state import SessionEvent as Event
+from signaling.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from signaling.directory.queries import eligible_facility_ids
+from signaling.sessions import coverage
+from signaling.sessions.state import CancelReason, Outcome, SessionState, next_state
+from signaling.sessions.state import SessionEvent as Event
+from signaling.storage.models import Room, SessionAccept, SessionEvent, SupervisionSession
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +398,7 @@ async def end(
     s.cancel_note = note
     s.ended_at = now
     s.ended_by_id = principal.id
-    s.coverage = await link_record.coverage_of(db, s, now)
+    s.coverage = await coverage.coverage_of(db, s, now)
     await db.execute(
         update(SessionAccept)
         .where(SessionAccept.session_id == s.id, SessionAccept.ended_at.is_(None))

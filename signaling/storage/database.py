@@ -54,7 +54,7 @@ def make_session_factory(engine: AsyncEngine) -> SessionFactory:
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", "signaling:migrations")
+    config.set_main_option("script_location", "signaling.storage:migrations")
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["database_url"] = database_url
     return config

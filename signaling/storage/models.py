@@ -1,4 +1,4 @@
-"""The relational schema. Alembic migrations in ``signaling/migrations`` create exactly this."""
+"""The relational schema. Alembic migrations in ``signaling/storage/migrations`` create exactly this."""
 
 from __future__ import annotations
 

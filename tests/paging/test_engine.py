@@ -17,7 +17,7 @@ from paging.carrier import CarrierError
 from paging.engine import LEASE, Engine, Page, PageStatus, Recipient, Resolution, Skip
 from paging.policy import Channel, EscalationPolicy, Target, TargetKind, Tier
 from paging.store import pages, runs, timers
-from signaling.database import make_engine, make_session_factory
+from signaling.storage.database import make_engine, make_session_factory
 
 T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=UTC)
 DIAZ = Recipient(4, "Dr Ray Diaz", "+15550000004")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from signaling.database import make_engine, make_session_factory
-from signaling.directory_file import parse_directory
-from signaling.errors import InvalidInput
-from signaling.models import Facility, License, Room, User, UserRole
+from signaling.common.errors import InvalidInput
+from signaling.directory.file import parse_directory
+from signaling.storage.database import make_engine, make_session_factory
+from signaling.storage.models import Facility, License, Room, User, UserRole
 
 DIRECTORY = """
 facilities:

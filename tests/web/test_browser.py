@@ -22,7 +22,7 @@ from playwright.async_api import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.models import SessionEvent, SupervisionSession
+from signaling.storage.models import SessionEvent, SupervisionSession
 from tests.live import PASSWORD, LiveServer, api, login
 from tests.web.pages import Pages
 

@@ -15,8 +15,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from media.synthetic import SyntheticVideoTrack
 from tests.live import LiveServer
+from tests.signaling.checks.test_preflight_requirement import REFUSAL, require_preflight_at_north
 from tests.signaling.helpers import open_session
-from tests.signaling.test_preflight_requirement import REFUSAL, require_preflight_at_north
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.test_browser import Pages, request_supervision, screenshot, sign_in
 from tests.web.test_paging_view import VIEWPORTS

@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from paging import store as paging_store
-from signaling.database import make_engine
-from signaling.models import Base
+from signaling.storage.database import make_engine
+from signaling.storage.models import Base
 
 # The service's tables and the pager's (declared in paging/, which may not import signaling).
 target_metadata = [Base.metadata, paging_store.metadata]
@@ -43,7 +43,7 @@ def run_migrations_online() -> None:
         asyncio.run(_run_async())
     else:  # pragma: no cover - only when someone calls alembic inside a loop
         raise RuntimeError(
-            "run migrations through signaling.database.migrate_async, not inside a loop"
+            "run migrations through signaling.storage.database.migrate_async, not inside a loop"
         )
 
 

@@ -17,13 +17,11 @@ import pytest
 from aioice.stun import TransactionFailed
 from pydantic import ValidationError
 
+from signaling.accounts.turn import turn_credentials
 from signaling.config import Settings
-from signaling.turn import turn_credentials
 from tests.conftest import make_settings
-from tests.coturn import needs_coturn, start_coturn, stop_coturn, udp_port
+from tests.coturn import start_coturn, stop_coturn, udp_port
 from tests.live import LiveServer, api, free_port, login, run_server
-
-pytestmark = needs_coturn
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.synthetic import VideoMode
+from signaling.checks.preflight import passed_within
 from signaling.clock import utc_now
-from signaling.models import PreflightCheck
-from signaling.preflight import passed_within
+from signaling.storage.models import PreflightCheck
 from tests.live import LiveServer, api, login
 from tests.signaling.helpers import accept, open_session, room_id
 from tests.signaling.preflight_steps import new_device, run_check

@@ -18,12 +18,12 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.directory_file import DirectoryFile
-from signaling.models import Room, SupervisionSession, User
+from signaling.directory.file import DirectoryFile
+from signaling.storage.models import Room, SupervisionSession, User
 from tests.live import LiveServer, api, connect, login
 from tests.signaling.helpers import open_session, room_id
 
-DIRECTORY_FILE = Path(__file__).parent.parent / "directory.yaml"
+DIRECTORY_FILE = Path(__file__).parents[2] / "directory.yaml"
 BIG = b'{"users": [{"username": "' + b"a" * 70_000 + b'"}]}'
 
 A_USER = {

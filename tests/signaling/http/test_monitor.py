@@ -19,7 +19,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.synthetic import AudioMode, SyntheticAudioTrack, SyntheticVideoTrack, VideoMode
-from signaling.monitors import MonitorPool
+from signaling.checks.monitors import MonitorPool
 from tests.conftest import make_settings
 from tests.live import LiveServer, Socket, api, connect, free_port, login, run_server
 from tests.signaling.helpers import join_request, open_session, stats, until_link

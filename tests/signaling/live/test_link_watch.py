@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from signaling.link_watch import LinkWatch
-from tests.signaling.test_link import stats
+from signaling.live.link_watch import LinkWatch
+from tests.signaling.live.test_link import stats
 
 
 class Clock:

@@ -8,7 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from signaling.closecodes import CloseCode
+from signaling.live.close_codes import CloseCode
 from tests.live import LiveServer, connect, login
 from tests.signaling.helpers import get_session, join_request, open_session
 

@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed
 
 from paging.store import pages, runs, timers
 from signaling.config import Settings
-from signaling.database import make_engine, make_session_factory
+from signaling.storage.database import make_engine, make_session_factory
 from tests.conftest import PG_ADMIN_DSN, REDIS_URL, RUN_ID
 from tests.fakes.twilio_server import FakeTwilio, RecordedRequest
 from tests.live import LiveServer, Socket, connect, free_port, login, serve_process, wait_healthy

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from signaling.link_record import causes_of, summarize
+from signaling.sessions.coverage import causes_of, summarize
 from tests.live import LiveServer, api
-from tests.signaling.test_link import until_link
-from tests.signaling.test_media_loss import joined_call, report
+from tests.signaling.live.test_link import until_link
+from tests.signaling.sessions.test_media_loss import joined_call, report
 
 T0 = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ import pytest
 from tests.conftest import make_settings
 from tests.live import LiveServer, Socket, api, connect, free_port, login, run_server
 from tests.signaling.helpers import get_session, join_request, open_session, room_id
-from tests.signaling.test_link import stats, until_link
-from tests.signaling.test_paging import paging_of
+from tests.signaling.live.test_link import stats, until_link
+from tests.signaling.pager.test_paging import paging_of
 
 WINDOW_S = 1.5
 

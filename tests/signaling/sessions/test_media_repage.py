@@ -18,7 +18,7 @@ from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeTwilio
 from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import join_request, open_session, room_id, until_link
-from tests.signaling.test_monitor_api import (
+from tests.signaling.http.test_monitor import (
     LOSS_BUDGET_S,
     Call,
     _pump,

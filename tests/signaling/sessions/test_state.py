@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from signaling.errors import IllegalTransition
-from signaling.session_state import SessionEvent, SessionState, next_state
+from signaling.common.errors import IllegalTransition
+from signaling.sessions.state import SessionEvent, SessionState, next_state
 
 
 def test_the_happy_path() -> None:

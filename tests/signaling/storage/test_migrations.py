@@ -6,7 +6,7 @@ import asyncio
 
 from alembic import command
 
-from signaling.database import alembic_config
+from signaling.storage.database import alembic_config
 
 
 async def test_migrated_schema_matches_the_models(database_url: str) -> None:
