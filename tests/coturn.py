@@ -7,9 +7,9 @@ import shutil
 import socket
 import subprocess
 
-import pytest
 
-needs_coturn = pytest.mark.skipif(shutil.which("turnserver") is None, reason="needs coturn")
+class CoturnMissing(RuntimeError):
+    """The TURN tests fail, not skip, without coturn: ``make test`` installs it."""
 
 
 def udp_port() -> int:
@@ -19,6 +19,11 @@ def udp_port() -> int:
 
 
 def start_coturn(port: int, secret: str) -> subprocess.Popen[bytes]:
+    if shutil.which("turnserver") is None:
+        raise CoturnMissing(
+            "the TURN tests need Debian's coturn (turnserver): run `make test`, which installs it, "
+            "or apt-get install coturn"
+        )
     return subprocess.Popen(
         [
             "turnserver",

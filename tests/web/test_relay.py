@@ -19,13 +19,13 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import make_settings
-from tests.coturn import needs_coturn, start_coturn, stop_coturn, udp_port
+from tests.coturn import start_coturn, stop_coturn, udp_port
 from tests.live import LiveServer, free_port, run_server
 from tests.web.pages import Pages
 from tests.web.test_browser import screenshot
 from tests.web.test_reconnect import joined
 
-pytestmark = [needs_coturn, pytest.mark.browser]
+pytestmark = pytest.mark.browser
 
 # The page's call: the peer connection that both sends and receives (not a monitor or check copy).
 CALL_PC = """
