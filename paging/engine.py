@@ -850,23 +850,33 @@ class Engine:
         task.add_done_callback(self._sending.discard)
 
     async def _deliver(self, claimed: list[Page], now: datetime) -> None:
+        """Send a claimed batch; each page's outcome is recorded (and told) as soon as its own send
+        returns, so one carrier request that hangs keeps nobody else's page at ``sending``."""
         renewing = asyncio.create_task(self._renew([p.id for p in claimed], self._lease_from(now)))
         try:
-            results = await asyncio.gather(*(self._send(page) for page in claimed))
+            # Every send runs to its end (its lease renewed meanwhile) even if recording another
+            # failed; the first such failure is raised once all are done.
+            results = await asyncio.gather(
+                *(self._send_and_record(page, now) for page in claimed), return_exceptions=True
+            )
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _send_and_record(self, page: Page, now: datetime) -> None:
+        ref, error, retryable = await self._send(page)
         async with self.db() as db, db.begin():
-            for page, (ref, error, retryable) in zip(claimed, results, strict=True):
-                recorded = await db.execute(self._record(page, now, ref, error, retryable))
-                final = error is not None and not (retryable and page.attempts < self.max_attempts)
-                if final and recorded.rowcount == 1:  # type: ignore[attr-defined]
-                    row = (await db.execute(select(pages).where(pages.c.id == page.id))).one()
-                    await self._failover(db, row, now)
-                    self._outbox_due.set()
-        for session_id in sorted({p.session_id for p in claimed}):
-            await self.tell(session_id, "pages_sent")
+            recorded = await db.execute(self._record(page, now, ref, error, retryable))
+            final = error is not None and not (retryable and page.attempts < self.max_attempts)
+            if final and recorded.rowcount == 1:  # type: ignore[attr-defined]
+                row = (await db.execute(select(pages).where(pages.c.id == page.id))).one()
+                await self._failover(db, row, now)
+                self._outbox_due.set()
+        await self.tell(page.session_id, "pages_sent")
 
     def _record(
         self, page: Page, now: datetime, ref: str | None, error: str | None, retryable: bool

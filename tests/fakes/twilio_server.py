@@ -121,6 +121,9 @@ class FakeTwilio:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._claimed: set[str] = set()
         self._failures: dict[tuple[str, Kind], int] = {}
+        self._hangs: dict[tuple[str, Kind], int] = {}
+        self._released = threading.Event()
+        self.hanging = 0  # requests held open by ``hang_next`` right now
 
     def settings(self) -> TwilioSettings:
         """Twilio settings that point an in-process Standby at this fake."""
@@ -154,6 +157,29 @@ class FakeTwilio:
         """The next SMS (undelivered, 30003) or call (failed) to ``to`` fails after Twilio's 201."""
         with self._lock:
             self._failures[(to, kind)] = self._failures.get((to, kind), 0) + 1
+
+    def hang_next(self, to: str, kind: Kind = "call") -> None:
+        """The next SMS or call request to ``to`` gets no answer until ``release_hung`` (or the end of
+        the scenario): a carrier that hangs, as the client's timeout sees it."""
+        with self._lock:
+            self._hangs[(to, kind)] = self._hangs.get((to, kind), 0) + 1
+
+    def release_hung(self) -> None:
+        """Let every request held by ``hang_next`` go on (each then answers as usual)."""
+        self._released.set()
+
+    async def _hang_if_asked(self, to: str, kind: Kind) -> None:
+        with self._lock:
+            left = self._hangs.get((to, kind), 0)
+            if not left:
+                return
+            self._hangs[(to, kind)] = left - 1
+            self.hanging += 1
+        try:
+            await asyncio.to_thread(self._released.wait)
+        finally:
+            with self._lock:
+                self.hanging -= 1
 
     async def reply_sms(
         self,
@@ -224,6 +250,7 @@ class FakeTwilio:
         missing = _missing(form, [("To", 21604), ("From", 21603), ("Body", 21602)])
         if missing is not None:
             return self._respond(request, form, missing)
+        await self._hang_if_asked(_first(form, "To"), "sms")
         sid = _sid("SM")
         message = FakeMessage(
             self,
@@ -268,6 +295,7 @@ class FakeTwilio:
         missing = _missing(form, [("To", 21201), ("From", 21213), ("Url", 21205)])
         if missing is not None:
             return self._respond(request, form, missing)
+        await self._hang_if_asked(_first(form, "To"), "call")
         sid = _sid("CA")
         call = FakeCall(
             self,
@@ -638,4 +666,7 @@ def run_fake_twilio(
     fake = FakeTwilio(account_sid, auth_token)
     with serve(fake.app(), "fake-twilio") as url:
         fake.url = url
-        yield fake
+        try:
+            yield fake
+        finally:
+            fake.release_hung()  # so the server can stop

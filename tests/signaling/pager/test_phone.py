@@ -107,6 +107,34 @@ async def test_failed_delivery_is_recorded(
     assert sms.statuses
 
 
+async def test_a_hung_carrier_call_delays_nobody_else(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Dr Patel's voice page hangs at the carrier: her SMS page, sent in the same tier, is recorded
+    sent as soon as its own request returns, so her YES accepts while the call still hangs."""
+    fake_twilio.hang_next(PATEL, "call")
+    try:
+        tech, session = await east_request(phone_server)
+        await fake_twilio.expect_sms(PATEL)
+        statuses: dict[str, str] = {}
+        for _ in range(300):  # until the SMS page is recorded (the call's timeout is 10 s)
+            async with api(phone_server, tech) as client:
+                summary = (await client.get(f"/api/sessions/{session['id']}/paging")).json()
+            statuses = {p["channel"]: p["status"] for p in summary["paging"]["pages"]}
+            if statuses.get("sms") != "sending":
+                break
+            await asyncio.sleep(0.05)
+        # Recorded while the call's own request still waits for the carrier, not after it gave up.
+        sent = {channel: statuses.get(channel) for channel in ("in_app", "sms", "voice")}
+        assert sent == {"in_app": "sent", "sms": "sent", "voice": "sending"}
+        reply = await fake_twilio.reply_sms(PATEL, "YES", f"{phone_server.url}/twilio/sms")
+        assert "Accepted" in reply.text
+        stored = await get_session(phone_server, tech, str(session["id"]))
+        assert [a["via"] for a in stored["accepts"]] == ["sms"]
+    finally:
+        fake_twilio.release_hung()
+
+
 async def test_pressing_1_on_the_call_accepts(
     phone_server: LiveServer, fake_twilio: FakeTwilio
 ) -> None:
