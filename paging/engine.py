@@ -42,7 +42,7 @@ from paging.policy import (
     exhausted_at_s,
     firings,
 )
-from paging.store import pages, runs, timers
+from paging.store import database_unavailable, pages, runs, timers
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,7 @@ class Engine:
         self._tiers_due = asyncio.Event()
         self._outbox_due = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
+        self._database_down_since: float | None = None  # monotonic; set while unreachable
 
     def poke(self) -> None:
         """Work may be due now (a session opened, an accept lapsed): look without waiting for the
@@ -459,10 +460,34 @@ class Engine:
                 soonest = await work(clock())
                 if isinstance(soonest, float):
                     wait = min(POLL_S, max(0.002, soonest))  # (no spinning on a locked one)
-            except Exception:
-                log.exception("pager %s: a round of %s failed; trying again", self.worker, name)
+                self._database_back()
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._database_gone(exc)
+                else:
+                    log.exception("pager %s: a round of %s failed; trying again", self.worker, name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), wait)
+
+    def _database_gone(self, exc: BaseException) -> None:
+        """One line when the database goes (not a traceback every poll); tiers and pages due
+        meanwhile stay in their tables and go out once it is back."""
+        if self._database_down_since is None:
+            self._database_down_since = time.monotonic()
+            log.warning(
+                "pager %s: the database is unavailable (%s: %s); paging waits for it",
+                self.worker,
+                type(exc).__name__,
+                str(exc).splitlines()[0][:200] if str(exc) else "",
+            )
+
+    def _database_back(self) -> None:
+        if self._database_down_since is not None:
+            down = time.monotonic() - self._database_down_since
+            self._database_down_since = None
+            log.warning(
+                "pager %s: the database is back after %.1f s; paging goes on", self.worker, down
+            )
 
     # --- tiers --------------------------------------------------------------------------------
 

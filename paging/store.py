@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import exc as sa_exc
 
 from paging.sqltypes import UTCDateTime
 
@@ -97,3 +98,43 @@ pages = Table(
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
 )
+
+
+# SQLSTATE classes that mean the connection, not the query: 08 connection exception, 57 operator
+# intervention (admin shutdown, crash shutdown, cannot connect now), 53 insufficient resources.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (refused, reset, shut down, out of
+    connections, timed out), as opposed to a statement it refused (a constraint, a bug): the first
+    is worth a 503 and a retry, the second is not."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, OSError):  # refused, reset, unreachable: raised as it is by the driver
+        return _raised_by_the_database_layer(exc)
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+        return True
+    cause = exc.orig
+    if isinstance(cause, OSError):
+        return True
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    # SQLite has no SQLSTATE: a locked or unopenable file is an OperationalError.
+    return isinstance(exc, sa_exc.OperationalError)
+
+
+_DATABASE_LAYER = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3")
+
+
+def _raised_by_the_database_layer(exc: BaseException) -> bool:
+    """An ``OSError`` that came up through the database driver, not from a file or another socket."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DATABASE_LAYER):
+            return True
+        tb = tb.tb_next
+    return False

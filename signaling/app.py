@@ -15,15 +15,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from paging.engine import Sender
 from paging.policy import Channel
+from paging.store import database_unavailable
 from paging.twilio import TwilioCarrier, TwilioSettings
 from signaling.accounts.login_guard import LoginGuard
 from signaling.checks.monitors import MonitorPool
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.common.errors import StandbyError
+from signaling.common.errors import StandbyError, Unavailable
 from signaling.config import Settings
 from signaling.http import (
     admin,
@@ -45,6 +48,12 @@ from signaling.services import Services
 from signaling.storage.database import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 3.0
+RETRY_AFTER_S = "5"
+DATABASE_UNAVAILABLE = (
+    "Standby cannot reach its database just now, so this was not done. Try again in a few seconds."
+)
 
 
 class RevalidatedStaticFiles(StaticFiles):
@@ -117,15 +126,38 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     app.mount("/static", RevalidatedStaticFiles(directory=pages.WEB), name="static")
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> dict[str, str]:
+    async def healthz(request: Request) -> JSONResponse:
+        """200 ``ok`` when the database answers; 503 ``down`` with what is down otherwise."""
         services: Services = request.app.state.services
-        async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return {"status": "ok"}
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S), services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            if not (isinstance(exc, TimeoutError) or database_unavailable(exc)):
+                raise
+            return JSONResponse(
+                {"status": "down", "database": "unavailable"},
+                status_code=503,
+                headers={"retry-after": RETRY_AFTER_S},
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     @app.exception_handler(StandbyError)
     async def standby_error(_: Request, exc: StandbyError) -> JSONResponse:
         return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+
+    async def database_error(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a statement the database refused is a bug: a 500, not a retry
+        log.warning("request failed: the database is unavailable (%s)", type(exc).__name__)
+        return JSONResponse(
+            {"error": Unavailable.code, "detail": DATABASE_UNAVAILABLE},
+            status_code=503,
+            headers={"retry-after": RETRY_AFTER_S},
+        )
+
+    for kind in (DBAPIError, SQLAlchemyTimeoutError, OSError):
+        app.add_exception_handler(kind, database_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
