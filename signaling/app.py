@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from paging.engine import Sender
@@ -147,6 +147,13 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
 
     async def database_error(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DataError):
+            # A value that got past validation but not into its column: the caller's to fix.
+            log.warning("request refused by the database: %s", str(exc).splitlines()[0][:200])
+            return JSONResponse(
+                {"error": "invalid_input", "detail": "a value is out of range for Standby"},
+                status_code=422,
+            )
         if not database_unavailable(exc):
             raise exc  # a statement the database refused is a bug: a 500, not a retry
         log.warning("request failed: the database is unavailable (%s)", type(exc).__name__)

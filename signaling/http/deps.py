@@ -13,6 +13,10 @@ from signaling.accounts.roles import Role
 from signaling.common.errors import Forbidden, NotAuthenticated
 from signaling.services import Services
 
+# Row ids are 32-bit in the schema: a larger number in a path, query or body is a 422, not a
+# database error.
+ROW_ID_MAX = 2**31 - 1
+
 
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services

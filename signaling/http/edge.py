@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOO_LARGE = f"a request body may have at most {MAX_BODY_BYTES} bytes"
+INTERNAL_ERROR = "something went wrong inside Standby; it has been logged. Try again."
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -25,8 +26,12 @@ SECURITY_HEADERS = [
 ]
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class EdgeGuard:
-    """Refuses bodies over 64 KiB (413) and cross-origin writes (403); adds security headers."""
+    """Refuses bodies over 64 KiB (413) and cross-origin writes (403); adds security headers to
+    every answer, and ``Cache-Control: no-store`` to every API answer that sets no caching."""
 
     def __init__(self, app: ASGIApp, public_host: str) -> None:
         self.app = app
@@ -76,16 +81,33 @@ class EdgeGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        started = False
+        api = scope["path"].startswith("/api/")
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                started = True
+                headers = list(message.get("headers", [])) + SECURITY_HEADERS
+                if api and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(NO_STORE)  # answers carry accession numbers and names
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, replay, send_with_headers)
+        try:
+            await self.app(scope, replay, send_with_headers)
+        except Exception:
+            # A bug still answers in the usual shape, with the security headers; the server
+            # logs the traceback from the re-raise.
+            if not started:
+                await _reply(scope, receive, send, 500, "internal_error", INTERNAL_ERROR)
+            raise
 
 
 async def _reply(
     scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str
 ) -> None:
     response: Any = JSONResponse({"error": code, "detail": detail}, status_code=status)
+    for name, value in [*SECURITY_HEADERS, NO_STORE]:
+        response.headers[name.decode()] = value.decode()
     await response(scope, receive, send)

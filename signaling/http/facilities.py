@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from signaling.clock import utc_now
-from signaling.http.deps import CurrentUser, Db
+from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db
 from signaling.pager.on_call import on_call_now, visible_facility
 
 router = APIRouter(prefix="/api")
-FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a facility's id")]
+FacilityId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="a facility's id")]
 
 
 @router.get("/facilities/{facility_id}/on-call")

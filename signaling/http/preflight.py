@@ -17,7 +17,7 @@ from signaling.checks import preflight
 from signaling.checks.preflight import DEVICE_ID, Network
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.http.deps import Clinician, Db, ServicesDep
+from signaling.http.deps import ROW_ID_MAX, Clinician, Db, ServicesDep
 from signaling.storage.models import Facility, Privilege
 
 router = APIRouter(prefix="/api/preflight")
@@ -71,7 +71,7 @@ async def finish_check(
     principal: Clinician,
     services: ServicesDep,
     runner: Runner,
-    check_id: int = Path(ge=1, le=2**31 - 1),
+    check_id: int = Path(ge=1, le=ROW_ID_MAX),
 ) -> dict[str, Any]:
     """The page's network figures in; the combined verdict out (and stored)."""
     network = Network(body.rtt_ms, body.loss, body.candidate)

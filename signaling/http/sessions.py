@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from signaling.checks import preflight
 from signaling.clock import iso_ms, utc_now
 from signaling.directory.queries import facility_policy, rooms_for
-from signaling.http.deps import CurrentUser, Db, Radiologist, ServicesDep, Technologist
+from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.pager.summary import paging_summary
 from signaling.sessions import coverage, notices, responders, supervision
 from signaling.sessions.state import CancelReason, Outcome
@@ -27,7 +27,7 @@ class _Body(BaseModel):
 
 
 class OpenSessionBody(_Body):
-    room_id: int = Field(ge=1)
+    room_id: int = Field(ge=1, le=ROW_ID_MAX)
     accession_number: str = Field(pattern=ACCESSION, description="the exam's accession number")
     device_id: str | None = Field(
         default=None, pattern=preflight.DEVICE_ID, description="for the pre-flight requirement"

@@ -11,7 +11,7 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ from paging.twilio import gather_twiml, is_accept_reply, say_twiml, valid_signat
 from signaling.accounts.principal import load_principal
 from signaling.clock import utc_now
 from signaling.common.errors import Forbidden, StandbyError
-from signaling.http.deps import ServicesDep
+from signaling.http.deps import ROW_ID_MAX, ServicesDep
 from signaling.services import Services
 from signaling.sessions import responders
 from signaling.sessions.supervision import Via
@@ -66,6 +66,9 @@ async def _page(services: Services, page_id: int) -> Any:
         return (await db.execute(select(pages).where(pages.c.id == page_id))).first()
 
 
+PageId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="the page's row")]
+
+
 async def _accept_as(services: Services, user_id: int, session_id: str, via: str) -> str:
     """Accept the session for the paged radiologist; returns what to tell them."""
     async with services.db() as db:
@@ -80,7 +83,7 @@ async def _accept_as(services: Services, user_id: int, session_id: str, via: str
 
 
 @router.post("/voice/{page_id}")
-async def voice(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
+async def voice(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
     page = await _page(services, page_id)
     if page is None:
         return _twiml(say_twiml("This page is no longer valid. Goodbye."))
@@ -100,7 +103,7 @@ async def voice(page_id: int, params: SignedForm, services: ServicesDep) -> Resp
 
 
 @router.post("/voice/{page_id}/gather")
-async def gather(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
+async def gather(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
     page = await _page(services, page_id)
     if page is None or params.get("Digits") != "1":
         return _twiml(say_twiml("Not accepted. Goodbye."))
@@ -136,7 +139,7 @@ async def sms_reply(params: SignedForm, services: ServicesDep) -> Response:
 
 
 @router.post("/status/{page_id}")
-async def status(page_id: int, params: SignedForm, services: ServicesDep) -> Response:
+async def status(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
     state = params.get("MessageStatus") or params.get("CallStatus") or ""
     if params.get("AnsweredBy") in MACHINE:
         await _set_status(services, page_id, "voicemail: not reached")

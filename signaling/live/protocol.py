@@ -122,6 +122,12 @@ def parse(text: str) -> Inbound:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError("invalid_json", f"frame is not JSON: {exc.msg} at {exc.pos}") from None
+    except RecursionError:
+        raise ProtocolError(
+            "invalid_json", "frame is not JSON Standby reads: nested too deep"
+        ) from None
+    except ValueError as exc:  # e.g. a number past Python's limit on integer digits
+        raise ProtocolError("invalid_json", f"frame is not JSON Standby reads: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid_message", f"expected a JSON object, got {type(data).__name__}")
     kind = data.get("type")

@@ -181,6 +181,56 @@ async def test_security_headers_on_pages_and_api(server: LiveServer) -> None:
     assert page.headers["x-frame-options"] == "DENY"
 
 
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**100, -(2**63), 0])
+async def test_numbers_past_the_databases_range_are_422(server: LiveServer, number: int) -> None:
+    """Integers the schema cannot hold, in a body, a path or a query, are named 422s, never 500s."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        body = await client.post(
+            "/api/sessions", json={"room_id": number, "accession_number": "ACC-1"}
+        )
+        path = await client.get(f"/api/facilities/{number}/on-call")
+        check = await client.post(f"/api/preflight/checks/{number}/finish", json={})
+        query = await client.get("/api/sessions", params={"limit": number})
+    for response in (body, path, check, query):
+        assert response.status_code == 422, (response.request.url, response.text)
+        assert response.json()["error"] == "invalid_input"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_refusals_at_the_edge_carry_the_security_headers(server: LiveServer) -> None:
+    """A 413 or a cross-site 403 answered by the edge guard has the same headers as any answer."""
+    tech = await login(server, "tech")
+    async with api(server, tech) as client:
+        large = await client.post(
+            "/api/sessions", content=b"x" * 70_000, headers={"content-type": "application/json"}
+        )
+        foreign = await client.post(
+            "/api/sessions", json={}, headers={"origin": "https://evil.example"}
+        )
+    for response in (large, foreign):
+        assert response.status_code in (403, 413)
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_answers_about_sessions_are_never_cached(server: LiveServer) -> None:
+    """Every /api answer (sessions carry the accession number) says Cache-Control: no-store."""
+    tech = await login(server, "tech")
+    session = await open_session(server, tech)
+    async with api(server, tech) as client:
+        answers = [
+            await client.get("/api/sessions"),
+            await client.get(f"/api/sessions/{session['id']}"),
+            await client.get(f"/api/sessions/{session['id']}/events"),
+            await client.get(f"/api/sessions/{session['id']}/paging"),
+            await client.get("/api/sessions/not-a-session"),
+            await client.get("/api/me"),
+        ]
+    for response in answers:
+        assert response.headers["cache-control"] == "no-store", response.request.url
+
+
 async def test_only_eligible_radiologists_see_and_accept(server: LiveServer) -> None:
     """Expired license, no privileges at the site: the request is invisible and cannot be accepted."""
     session = await open_session(server)

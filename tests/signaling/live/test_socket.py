@@ -61,6 +61,15 @@ async def test_own_origin_is_accepted(server: LiveServer) -> None:
         ('{"type": "ice_state", "state": "groovy"}', "invalid_message", "state"),
         ('{"type": "ping", "extra": 1}', "invalid_message", "extra"),
         ('{"type": "offer", "sdp": "v=0"}', "not_joined", "join a session"),
+        ("[" * 30_000 + "]" * 30_000, "invalid_json", "nested too deep"),
+        ('{"type": "ping", "n": ' + "9" * 5000 + "}", "invalid_json", "digits"),
+        ('{"type": "stats", "frames_decoded": 1e400}', "invalid_message", "frames_decoded"),
+        (
+            '{"type": "stats", "frames_decoded": 1, "fps": NaN, "audio_packets": 1,'
+            ' "audio_level": 0}',
+            "invalid_message",
+            "fps",
+        ),
     ],
 )
 async def test_malformed_frames_get_named_errors_and_the_socket_stays(

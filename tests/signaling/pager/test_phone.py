@@ -264,7 +264,8 @@ async def test_webhooks_for_unknown_pages_and_oversized_bodies(
     phone_server: LiveServer, fake_twilio: FakeTwilio
 ) -> None:
     """A signed callback naming a page that does not exist changes nothing and says so; a body over
-    the 64 KiB limit is refused (413) before anything reads it; a non-numeric page id is 422."""
+        the 64 KiB limit is refused (413) before anything reads it; a page id that is not a number, or past
+    the schema's range, is 422."""
     base = phone_server.url
     status = await fake_twilio.post_callback(
         f"{base}/twilio/status/999999", {"MessageStatus": "undelivered", "MessageSid": "SMx"}
@@ -277,6 +278,13 @@ async def test_webhooks_for_unknown_pages_and_oversized_bodies(
     assert huge.status_code == 413
     odd = await fake_twilio.post_callback(f"{base}/twilio/status/not-a-page", {"CallSid": "CAx"})
     assert odd.status_code == 422
+    for path in (
+        f"/twilio/status/{2**63}",
+        f"/twilio/voice/{2**31}",
+        f"/twilio/voice/{2**63}/gather",
+    ):
+        past_range = await fake_twilio.post_callback(f"{base}{path}", {"CallSid": "CAx"})
+        assert past_range.status_code == 422, path
     assert fake_twilio.messages == []
     assert fake_twilio.calls == []
 
