@@ -76,6 +76,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         db = make_session_factory(engine)
         hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
         await hub.start()
+        app.state.bus = hub.bus
         carrier = TwilioCarrier(twilio) if twilio.enabled else None
         if carrier is not None:
             carrier.warm()  # before serving: its lazy imports would stall the first page
@@ -127,8 +128,11 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
-        """200 ``ok`` when the database answers; 503 ``down`` with what is down otherwise."""
+        """200 ``ok``; 200 ``degraded`` when the bus between workers (Redis) does not answer (this
+        worker serves, nothing reaches other workers' sockets); 503 ``down`` when the database
+        does not answer. Each part says what it is."""
         services: Services = request.app.state.services
+        bus = "ok" if await request.app.state.bus.healthy() else "unavailable"
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S), services.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
@@ -136,11 +140,12 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             if not (isinstance(exc, TimeoutError) or database_unavailable(exc)):
                 raise
             return JSONResponse(
-                {"status": "down", "database": "unavailable"},
+                {"status": "down", "database": "unavailable", "bus": bus},
                 status_code=503,
                 headers={"retry-after": RETRY_AFTER_S},
             )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        status = "ok" if bus == "ok" else "degraded"
+        return JSONResponse({"status": status, "database": "ok", "bus": bus})
 
     @app.exception_handler(StandbyError)
     async def standby_error(_: Request, exc: StandbyError) -> JSONResponse:

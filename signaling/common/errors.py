@@ -11,7 +11,8 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
 └── Unavailable        503      this worker cannot take more of something now (retry later)
     ├── MonitorsFull            every media monitor slot of this worker is in use
-    └── Busy                    this worker runs as many pre-flight checks as it may
+    ├── Busy                    this worker runs as many pre-flight checks as it may
+    └── BusUnavailable          the message bus between workers (Redis) cannot be reached
 """
 
 from __future__ import annotations
@@ -80,3 +81,7 @@ class MonitorsFull(Unavailable):
 
 class Busy(Unavailable):
     code = "busy"
+
+
+class BusUnavailable(Unavailable):
+    code = "bus_unavailable"

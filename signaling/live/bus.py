@@ -15,8 +15,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from signaling.common.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 2.0
+BUS_UNAVAILABLE = (
+    "the message bus between Standby's servers cannot be reached just now, so this was not "
+    "passed on; try again in a moment"
+)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -27,6 +37,9 @@ class Bus(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def healthy(self) -> bool:
+        """Whether the bus answers now (always, in process)."""
 
 
 class InProcessBus:
@@ -45,12 +58,25 @@ class InProcessBus:
     async def close(self) -> None:
         self._handler = None
 
+    async def healthy(self) -> bool:
+        return True
+
 
 class RedisBus:
     """Several workers and hosts: Redis pub/sub on channels under ``prefix``."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+        # A pooled connection gone stale (Redis restarted) is replaced at once on the next use: a
+        # couple of quick retries, never seconds of backoff that would hold a socket's reader.
+        self._redis = aioredis.from_url(
+            url,
+            decode_responses=True,
+            health_check_interval=30,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+            retry_on_error=[aioredis.ConnectionError, aioredis.TimeoutError],
+        )
         self._prefix = prefix
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -85,7 +111,17 @@ class RedisBus:
                 log.exception("redis bus: handler failed for a message on %s", message["channel"])
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(f"{self._prefix}{channel}", json.dumps(message))
+        try:
+            await self._redis.publish(f"{self._prefix}{channel}", json.dumps(message))
+        except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+            raise BusUnavailable(BUS_UNAVAILABLE) from exc
+
+    async def healthy(self) -> bool:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                return bool(await self._redis.ping())
+        except (aioredis.ConnectionError, aioredis.TimeoutError, TimeoutError):
+            return False
 
     async def close(self) -> None:
         if self._reader is not None:
