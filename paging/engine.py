@@ -46,8 +46,10 @@ from paging.store import database_unavailable, pages, runs, timers
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(milliseconds=750)
-RENEW_EVERY_S = 0.25
+# A claim outlives scheduling hiccups of a loaded 2-core machine (a lapsed lease sends a page
+# twice); a worker that dies mid-send costs its pages at most this long.
+LEASE = timedelta(seconds=3)
+RENEW_EVERY_S = 0.5
 POLL_S = 0.05
 BATCH = 50
 MAX_IN_FLIGHT = 20  # batches of pages being sent at once by one worker

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -97,11 +100,12 @@ class EdgeGuard:
         try:
             await self.app(scope, replay, send_with_headers)
         except Exception:
-            # A bug still answers in the usual shape, with the security headers; the server
-            # logs the traceback from the re-raise.
-            if not started:
-                await _reply(scope, receive, send, 500, "internal_error", INTERNAL_ERROR)
-            raise
+            if started:
+                raise  # the answer is under way: only the server can end it
+            # A bug still answers in the usual shape, with the security headers, and the
+            # connection stays usable (re-raising past a sent answer makes the server close it).
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            await _reply(scope, receive, send, 500, "internal_error", INTERNAL_ERROR)
 
 
 async def _reply(

@@ -16,7 +16,8 @@ async def _broken(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def test_a_bug_is_a_500_with_the_security_headers() -> None:
-    """The exception is re-raised for the server's log; the client gets JSON and every header."""
+    """The traceback goes to the log; the client gets JSON with every header, and the same
+    connection serves the next request."""
     with serve(EdgeGuard(_broken, public_host="127.0.0.1"), "broken") as url:
         async with httpx.AsyncClient(base_url=url) as client:
             api = await client.get("/api/sessions")

@@ -14,7 +14,7 @@ received a page's REST call, minus when its tier was due (``paging_timers.due_at
 restarted worker, when it became ready ("standby ready" in its log), whichever is later.
 
 These runbooks once found that a worker's first carrier call imported twilio's REST modules, stalling
-its event loop for 0.3-1.3 s, past the 750 ms lease it could not renew meanwhile: another worker sent
+its event loop for 0.3-1.3 s, past the lease (then 750 ms) it could not renew meanwhile: another worker sent
 the same pages again, late. Workers now build the Twilio client before serving
 (``TwilioCarrier.warm``); ``test_a_cold_worker_pages_once_and_on_time`` keeps it that way.
 """
