@@ -26,7 +26,7 @@ from signaling.accounts.login_guard import LoginGuard
 from signaling.checks.monitors import MonitorPool
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.common.errors import StandbyError, Unavailable
+from signaling.common.errors import InvalidInput, StandbyError, Unavailable
 from signaling.config import Settings
 from signaling.http import (
     admin,
@@ -54,6 +54,11 @@ RETRY_AFTER_S = "5"
 DATABASE_UNAVAILABLE = (
     "Standby cannot reach its database just now, so this was not done. Try again in a few seconds."
 )
+
+
+def _retry_later(body: dict[str, str]) -> JSONResponse:
+    """A 503 that says when to try again."""
+    return JSONResponse(body, status_code=503, headers={"retry-after": RETRY_AFTER_S})
 
 
 class RevalidatedStaticFiles(StaticFiles):
@@ -139,11 +144,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         except Exception as exc:
             if not (isinstance(exc, TimeoutError) or database_unavailable(exc)):
                 raise
-            return JSONResponse(
-                {"status": "down", "database": "unavailable", "bus": bus},
-                status_code=503,
-                headers={"retry-after": RETRY_AFTER_S},
-            )
+            return _retry_later({"status": "down", "database": "unavailable", "bus": bus})
         status = "ok" if bus == "ok" else "degraded"
         return JSONResponse({"status": status, "database": "ok", "bus": bus})
 
@@ -156,17 +157,13 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             # A value that got past validation but not into its column: the caller's to fix.
             log.warning("request refused by the database: %s", str(exc).splitlines()[0][:200])
             return JSONResponse(
-                {"error": "invalid_input", "detail": "a value is out of range for Standby"},
+                {"error": InvalidInput.code, "detail": "a value is out of range for Standby"},
                 status_code=422,
             )
         if not database_unavailable(exc):
             raise exc  # a statement the database refused is a bug: a 500, not a retry
         log.warning("request failed: the database is unavailable (%s)", type(exc).__name__)
-        return JSONResponse(
-            {"error": Unavailable.code, "detail": DATABASE_UNAVAILABLE},
-            status_code=503,
-            headers={"retry-after": RETRY_AFTER_S},
-        )
+        return _retry_later({"error": Unavailable.code, "detail": DATABASE_UNAVAILABLE})
 
     for kind in (DBAPIError, SQLAlchemyTimeoutError, OSError):
         app.add_exception_handler(kind, database_error)
