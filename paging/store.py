@@ -10,6 +10,8 @@ so the pager stays independent of the service's schema.
 - ``paging_pages``: one row per person, channel, tier and round: the outbox (``pending`` -> ``sending``
   -> ``sent`` / ``failed``), plus ``skipped`` rows that record who was not paged and why, and
   ``cancelled`` rows for pages that became moot.
+- ``paging_inbound``: one row per carrier event acted on (an SMS reply by its ``MessageSid``, a
+  keypress by its call and digits), unique, so a replayed webhook finds its row and acts no more.
 """
 
 from __future__ import annotations
@@ -97,6 +99,16 @@ pages = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
+)
+
+inbound = Table(
+    "paging_inbound",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(80), nullable=False),  # sms:<MessageSid>, voice:<CallSid>:<Digits>
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("answer", String(400), nullable=True),  # what the first delivery was told
+    UniqueConstraint("key"),
 )
 
 

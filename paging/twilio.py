@@ -29,6 +29,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from paging.carrier import CarrierError
@@ -324,6 +325,14 @@ def say_twiml(text: str) -> str:
     """A call that says ``text`` and ends."""
     response = VoiceResponse()
     response.say(text)
+    return str(response)
+
+
+def message_twiml(text: str | None) -> str:
+    """The answer to an inbound SMS: a reply saying ``text``, or (None) no reply at all."""
+    response = MessagingResponse()
+    if text is not None:
+        response.message(text)
     return str(response)
 
 

@@ -2,7 +2,8 @@
 
 Every request must carry a valid ``X-Twilio-Signature`` over the public URL and the form; otherwise
 it is refused (403) and nothing changes. Webhooks may arrive twice or out of order: every effect is
-idempotent (accepting twice is one accept; a status only moves a page forward, never back).
+idempotent (a reply or keypress acts once, by its carrier id, see ``signaling.pager.phone``; a status
+only moves a page forward, never back).
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from paging.engine import PageStatus, Purpose
 from paging.store import pages
-from paging.twilio import gather_twiml, is_accept_reply, say_twiml, valid_signature
-from signaling.accounts.principal import load_principal
+from paging.twilio import gather_twiml, message_twiml, say_twiml, valid_signature
 from signaling.clock import utc_now
-from signaling.common.errors import Forbidden, StandbyError
+from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, ServicesDep
+from signaling.pager import phone
 from signaling.services import Services
-from signaling.sessions import responders
-from signaling.sessions.supervision import Via
-from signaling.storage.models import Facility, SupervisionSession, User
+from signaling.storage.models import Facility, SupervisionSession
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", include_in_schema=False)
@@ -69,19 +67,6 @@ async def _page(services: Services, page_id: int) -> Any:
 PageId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="the page's row")]
 
 
-async def _accept_as(services: Services, user_id: int, session_id: str, via: str) -> str:
-    """Accept the session for the paged radiologist; returns what to tell them."""
-    async with services.db() as db:
-        principal = await load_principal(db, user_id)
-    if principal is None:
-        return "Your account is not active."
-    try:
-        await responders.accept(services, principal, session_id, via)
-    except StandbyError as exc:
-        return f"Not accepted: {exc.message}."
-    return "Accepted. Open Standby on your phone or laptop now and press Join to start the video."
-
-
 @router.post("/voice/{page_id}")
 async def voice(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
     page = await _page(services, page_id)
@@ -104,38 +89,18 @@ async def voice(page_id: PageId, params: SignedForm, services: ServicesDep) -> R
 
 @router.post("/voice/{page_id}/gather")
 async def gather(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
-    page = await _page(services, page_id)
-    if page is None or params.get("Digits") != "1":
-        return _twiml(say_twiml("Not accepted. Goodbye."))
-    answer = await _accept_as(services, page.user_id, page.session_id, Via.VOICE)
+    answer = await phone.keypress(
+        services, page_id, params.get("CallSid", ""), params.get("Digits", "")
+    )
     return _twiml(say_twiml(answer))
 
 
 @router.post("/sms")
 async def sms_reply(params: SignedForm, services: ServicesDep) -> Response:
-    if not is_accept_reply(params.get("Body", "")):
-        return _twiml("<Response/>")
-    async with services.db() as db:
-        user = await db.scalar(select(User).where(User.mobile == params.get("From", "")))
-        latest = None
-        if user is not None:
-            latest = await db.scalar(
-                select(pages.c.session_id)
-                .join(SupervisionSession, SupervisionSession.id == pages.c.session_id)
-                .where(
-                    pages.c.user_id == user.id,
-                    pages.c.channel == "sms",
-                    pages.c.purpose == Purpose.PAGE,
-                    pages.c.status == PageStatus.SENT,
-                    SupervisionSession.state == "paging",
-                )
-                .order_by(pages.c.id.desc())
-                .limit(1)
-            )
-    if user is None or latest is None:
-        return _twiml("<Response><Message>Standby: no open page to accept.</Message></Response>")
-    answer = await _accept_as(services, user.id, latest, Via.SMS)
-    return _twiml(f"<Response><Message>Standby: {answer}</Message></Response>")
+    answer = await phone.sms_reply(
+        services, params.get("MessageSid", ""), params.get("From", ""), params.get("Body", "")
+    )
+    return _twiml(message_twiml(answer))
 
 
 @router.post("/status/{page_id}")

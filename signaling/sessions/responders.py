@@ -13,8 +13,11 @@ the carrier webhooks.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.engine import Engine
 from signaling.accounts.principal import Principal
@@ -44,19 +47,47 @@ class Worker(Protocol):
     def preflight_valid_for(self) -> timedelta: ...
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An accept recorded in a transaction, to announce once that transaction has committed."""
+
+    session: SupervisionSession
+    new: bool  # False: it was already standing, a repeat changed nothing
+
+
 async def accept(
     worker: Worker, principal: Principal, session_id: str, via: str = Via.WEB
 ) -> SupervisionSession:
     async with worker.db() as db, db.begin():
-        now = utc_now()
-        s, new = await supervision.accept(db, principal, session_id, now, via)
-        if new:
-            await worker.pager.hold(db, s.id, now)
+        accepted = await record_accept(worker, db, principal, session_id, utc_now(), via)
+    await announce_accept(worker, accepted)
+    return accepted.session
+
+
+async def record_accept(
+    worker: Worker,
+    db: AsyncSession,
+    principal: Principal,
+    session_id: str,
+    now: datetime,
+    via: str = Via.WEB,
+) -> Accepted:
+    """The accept inside the caller's transaction (a webhook claims its event in the same one);
+    after committing, the caller hands the result to ``announce_accept``."""
+    s, new = await supervision.accept(db, principal, session_id, now, via)
     if new:
-        await notices.session_changed(worker.hub, s)
-        await notices.request_opened(worker.hub, s)  # the lobby shows who has accepted
-        await worker.pager.tell(s.id, "accepted")
-    return s
+        await worker.pager.hold(db, s.id, now)
+    return Accepted(s, new)
+
+
+async def announce_accept(worker: Worker, accepted: Accepted) -> None:
+    """Tell participants, the lobby and the pager about a committed accept (if it was new)."""
+    if not accepted.new:
+        return
+    s = accepted.session
+    await notices.session_changed(worker.hub, s)
+    await notices.request_opened(worker.hub, s)  # the lobby shows who has accepted
+    await worker.pager.tell(s.id, "accepted")
 
 
 async def join(

@@ -188,9 +188,11 @@ class FakeTwilio:
         to_webhook_url: str,
         to: str = FROM_NUMBER,
         signing: Signing = Signing.VALID,
+        sid: str | None = None,
     ) -> httpx.Response:
-        """``from_`` texts ``body`` back: post Twilio's inbound-message webhook to the URL."""
-        sid = _sid("SM")
+        """``from_`` texts ``body`` back: post Twilio's inbound-message webhook to the URL (as the
+        message ``sid``, to deliver one message to several URLs; a new one by default)."""
+        sid = sid or _sid("SM")
         params = {
             "AccountSid": self.account_sid,
             "ApiVersion": API_VERSION,
@@ -205,6 +207,19 @@ class FakeTwilio:
             "To": to,
         }
         return await self.post_callback(to_webhook_url, params, signing)
+
+    async def replay(self, callback: Callback) -> httpx.Response:
+        """Post a webhook already posted again, same URL, form and valid signature (Twilio retries
+        after a slow answer; anyone holding a signed request can replay it)."""
+        return await self.post_callback(callback.url, callback.params)
+
+    def last_callback(self, path_suffix: str) -> Callback:
+        """The last webhook posted to a URL ending in ``path_suffix``."""
+        with self._lock:
+            found = [c for c in self.callbacks if c.url.endswith(path_suffix)]
+        if not found:
+            raise AssertionError(f"no webhook was posted to ...{path_suffix}")
+        return found[-1]
 
     async def post_callback(
         self,

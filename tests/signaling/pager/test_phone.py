@@ -8,6 +8,7 @@ EAST pages Dr Patel (+15550000005) at T+0 on in-app, SMS and voice; PORT pages D
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeTwilio, Signing
 from tests.live import LiveServer, api, connect, free_port, login, run_server
-from tests.signaling.helpers import get_session, open_session, room_id
+from tests.signaling.helpers import get_session, join_request, open_session, room_id
 
 PATEL = "+15550000005"
 HARBOR = "+15550000201"
@@ -295,3 +296,153 @@ async def test_webhooks_without_a_carrier_are_refused(server: LiveServer) -> Non
         response = await client.post("/twilio/sms", data={"Body": "YES", "From": PATEL})
     assert response.status_code == 403
     assert response.json()["error"] == "forbidden"
+
+
+# --- a replayed webhook never acts twice; a YES accepts what was paged to that number -------------
+
+
+async def accepted_events(server: LiveServer, session_id: object) -> int:
+    """How many accepts the session's record shows (a repeat that changed nothing adds none)."""
+    async with api(server, await login(server, "techeast")) as client:
+        response = await client.get(f"/api/sessions/{session_id}/events")
+    assert response.status_code == 200, response.text
+    return [e["kind"] for e in response.json()["events"]].count("accepted")
+
+
+async def withdraw(server: LiveServer, username: str, session_id: object) -> None:
+    """The radiologist withdraws an accept from the console (paging resumes)."""
+    async with api(server, await login(server, username)) as client:
+        response = await client.post(f"/api/sessions/{session_id}/release")
+    assert response.status_code == 200, response.text
+
+
+def accepts(stored: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(a["radiologist"]["full_name"], a["via"]) for a in stored["accepts"]]
+
+
+async def test_a_replayed_sms_reply_acts_once_even_after_a_restart(
+    database_url: str, fake_twilio: FakeTwilio
+) -> None:
+    """Dr Patel's YES accepts and she withdraws it; the same signed message (same MessageSid)
+    replayed to the restarted service accepts nothing and texts nothing back; a new YES accepts."""
+    port = free_port()
+    twilio = fake_twilio.settings()
+    with run_server(make_settings(database_url, port), port, twilio) as first:
+        _, session = await east_request(first)
+        await fake_twilio.expect_sms(PATEL)
+        reply = await fake_twilio.reply_sms(PATEL, "YES", f"{first.url}/twilio/sms")
+        assert "Accepted East Side Imaging, CT East (requested " in reply.text
+        await withdraw(first, "drpatel", session["id"])
+    yes = fake_twilio.last_callback("/twilio/sms")
+    with run_server(make_settings(database_url, port), port, twilio) as second:
+        replayed = await fake_twilio.replay(yes)
+        assert replayed.status_code == 200
+        assert "<Message>" not in replayed.text
+        assert await accepted_events(second, session["id"]) == 1
+        tech = await login(second, "techeast")
+        assert accepts(await get_session(second, tech, str(session["id"]))) == []
+        fresh = await fake_twilio.reply_sms(PATEL, "YES", f"{second.url}/twilio/sms")
+        assert "Accepted East Side Imaging" in fresh.text
+        assert await accepted_events(second, session["id"]) == 2
+
+
+async def test_the_same_reply_at_two_workers_at_once_acts_once(
+    database_url: str, fake_twilio: FakeTwilio
+) -> None:
+    """Two workers on one database receive the same signed YES at the same moment: one of them
+    accepts and texts back, the other answers with an empty reply."""
+    twilio = fake_twilio.settings()
+    port_a, port_b = free_port(), free_port()
+    with (
+        run_server(make_settings(database_url, port_a), port_a, twilio) as a,
+        run_server(make_settings(database_url, port_b), port_b, twilio) as b,
+    ):
+        _, session = await east_request(a)
+        await fake_twilio.expect_sms(PATEL)
+        sid = "SM" + secrets.token_hex(16)
+        replies = await asyncio.gather(
+            *(
+                fake_twilio.reply_sms(PATEL, "YES", f"{worker.url}/twilio/sms", sid=sid)
+                for worker in (a, b)
+            )
+        )
+        assert [r.status_code for r in replies] == [200, 200]
+        assert sorted("<Message>" in r.text for r in replies) == [False, True]
+        assert await accepted_events(b, session["id"]) == 1
+
+
+async def test_a_replayed_keypress_acts_once(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Dr Patel presses 1 and she withdraws the accept; the same keypress (CallSid and Digits)
+    posted again hears what the first one heard and accepts nothing."""
+    tech, session = await east_request(phone_server)
+    call = await fake_twilio.expect_call(PATEL)
+    heard = await call.answer(digits="1")
+    assert "Accepted" in heard
+    await withdraw(phone_server, "drpatel", session["id"])
+    again = await fake_twilio.replay(fake_twilio.last_callback("/gather"))
+    assert again.status_code == 200
+    assert again.text == heard
+    assert await accepted_events(phone_server, session["id"]) == 1
+    assert accepts(await get_session(phone_server, tech, str(session["id"]))) == []
+
+
+async def test_yes_accepts_the_request_paged_to_that_number_not_the_newest(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """East pages Dr Patel, then a newer Port request pages Dr Harbor: her YES accepts East's and
+    names its site and room (no patient information); Port's waits for Harbor's own YES."""
+    tech_east, east = await east_request(phone_server)
+    await fake_twilio.expect_sms(PATEL)
+    tech_port, port = await port_request(phone_server)
+    await fake_twilio.expect_sms(HARBOR)
+    url = f"{phone_server.url}/twilio/sms"
+    reply = await fake_twilio.reply_sms(PATEL, "YES", url)
+    assert "Accepted East Side Imaging, CT East (requested " in reply.text
+    assert "ACC-SECRET" not in reply.text
+    assert accepts(await get_session(phone_server, tech_east, str(east["id"]))) == [
+        ("Dr Anya Patel", "sms")
+    ]
+    assert accepts(await get_session(phone_server, tech_port, str(port["id"]))) == []
+    reply = await fake_twilio.reply_sms(HARBOR, "1", url)
+    assert "Accepted Port Imaging, CT Port (requested " in reply.text
+    assert accepts(await get_session(phone_server, tech_port, str(port["id"]))) == [
+        ("Dr Hal Harbor", "sms")
+    ]
+
+
+async def test_yes_after_the_request_was_covered_says_so_and_accepts_nothing_newer(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Dr Diaz takes East's request, and a newer Port request pages Dr Harbor: Dr Patel's late YES
+    says East's is already covered and accepts nothing, Port's least of all."""
+    tech_east, east = await east_request(phone_server)
+    await fake_twilio.expect_sms(PATEL)
+    await join_request(phone_server, await login(phone_server, "drdiaz"), str(east["id"]))
+    tech_port, port = await port_request(phone_server)
+    await fake_twilio.expect_sms(HARBOR)
+    reply = await fake_twilio.reply_sms(PATEL, "YES", f"{phone_server.url}/twilio/sms")
+    assert reply.status_code == 200
+    assert "no open page to accept" in reply.text
+    assert "East Side Imaging, CT East (requested " in reply.text
+    assert "is already covered" in reply.text
+    assert accepts(await get_session(phone_server, tech_port, str(port["id"]))) == []
+    stored = await get_session(phone_server, tech_east, str(east["id"]))
+    assert stored["radiologist"]["full_name"] == "Dr Ray Diaz"
+    assert "Dr Anya Patel" not in [name for name, _ in accepts(stored)]
+
+
+async def test_a_reply_without_a_message_sid_is_refused_and_accepts_nothing(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """A signed YES with no usable MessageSid cannot be de-duplicated: 422 naming MessageSid."""
+    tech, session = await east_request(phone_server)
+    await fake_twilio.expect_sms(PATEL)
+    for sid in ("", "SM-not-a-sid"):
+        form = {"Body": "YES", "From": PATEL, "MessageSid": sid}
+        response = await fake_twilio.post_callback(f"{phone_server.url}/twilio/sms", form)
+        assert response.status_code == 422
+        assert response.json()["error"] == "invalid_input"
+        assert "MessageSid" in response.json()["detail"]
+    assert accepts(await get_session(phone_server, tech, str(session["id"]))) == []
