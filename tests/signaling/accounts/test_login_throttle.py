@@ -4,13 +4,11 @@ Redis is away."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import redis
 
@@ -19,10 +17,7 @@ from signaling.accounts.login_throttle import FIRST_WAIT_S, REDIS_RETRY_S
 from tests.conftest import REDIS_URL, make_settings
 from tests.live import PASSWORD, LiveServer, free_port, run_server
 from tests.outage import CuttableProxy, cuttable_proxy
-
-ATTACKER = "127.0.0.2"  # loopback is all of 127/8: a second source address on this machine
-OWNER = "127.0.0.1"
-WRONG = "guess-guess-1"
+from tests.signaling.logins import ATTACKER, OWNER, WRONG, attempt, client_at, fail, retry_after
 
 
 class Clock:
@@ -42,32 +37,6 @@ def clocked(server: LiveServer) -> Clock:
     clock = Clock()
     server.app_state().login_throttle.clock = clock
     return clock
-
-
-@contextlib.asynccontextmanager
-async def client_at(server: LiveServer, address: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client whose connections come from ``address``."""
-    transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(base_url=server.url, transport=transport, timeout=10) as client:
-        yield client
-
-
-async def attempt(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/api/login", json={"username": username, "password": password})
-
-
-async def fail(client: httpx.AsyncClient, username: str, times: int) -> None:
-    for _ in range(times):
-        response = await attempt(client, username, WRONG)
-        assert response.status_code == 401, response.text
-
-
-def retry_after(response: httpx.Response) -> int:
-    assert response.status_code == 429, response.text
-    assert response.json()["error"] == "too_many_attempts"
-    seconds = int(response.headers["retry-after"])
-    assert f"try again in {seconds} s" in response.json()["detail"]
-    return seconds
 
 
 async def test_an_attacker_elsewhere_does_not_stop_the_owner(server: LiveServer) -> None:
@@ -128,57 +97,6 @@ async def test_one_address_guessing_many_usernames_waits(database_url: str) -> N
                 await fail(attacker, username, 1)
             retry_after(await attempt(attacker, "super", PASSWORD))
             assert (await attempt(owner, "super", PASSWORD)).status_code == 200
-
-
-async def test_forwarded_for_is_ignored_without_a_trusted_proxy(server: LiveServer) -> None:
-    """With no STANDBY_TRUSTED_PROXIES, a new X-Forwarded-For per guess buys no fresh attempts."""
-    async with client_at(server, ATTACKER) as attacker:
-        for n in range(5):
-            response = await attacker.post(
-                "/api/login",
-                json={"username": "drpatel", "password": WRONG},
-                headers={"x-forwarded-for": f"198.51.100.{n}"},
-            )
-            assert response.status_code == 401
-        response = await attacker.post(
-            "/api/login",
-            json={"username": "drpatel", "password": PASSWORD},
-            headers={"x-forwarded-for": "198.51.100.99"},
-        )
-    retry_after(response)
-
-
-async def test_forwarded_for_is_believed_from_a_trusted_proxy(database_url: str) -> None:
-    """Behind trusted proxies the client is the rightmost hop that is not one of them: a guesser
-    behind the proxy waits, whatever it writes to the left; the owner behind it logs in; a peer
-    that is not a trusted proxy is its own address, whatever header it sends."""
-    port = free_port()
-    settings = make_settings(database_url, port, trusted_proxies=f"{OWNER},10.0.0.0/8")
-    guesser, owner = "198.51.100.7", "198.51.100.8"
-    with run_server(settings, port) as server:
-        async with client_at(server, OWNER) as proxy, client_at(server, ATTACKER) as direct:
-
-            async def through_proxy(forwarded: str, password: str) -> httpx.Response:
-                return await proxy.post(
-                    "/api/login",
-                    json={"username": "drpatel", "password": password},
-                    headers={"x-forwarded-for": forwarded},
-                )
-
-            for n in range(5):  # a spoofed hop on the left, then the inner trusted proxy
-                assert (
-                    await through_proxy(f"203.0.113.{n}, {guesser}, 10.1.2.3", WRONG)
-                ).status_code == 401
-            retry_after(await through_proxy(f"203.0.113.77, {guesser}", PASSWORD))
-            for n in range(5):  # claims to be the owner, but is not a trusted proxy
-                response = await direct.post(
-                    "/api/login",
-                    json={"username": "drpatel", "password": WRONG},
-                    headers={"x-forwarded-for": owner},
-                )
-                assert response.status_code == 401
-            retry_after(await attempt(direct, "drpatel", PASSWORD))
-            assert (await through_proxy(owner, PASSWORD)).status_code == 200
 
 
 @pytest.fixture
