@@ -3,10 +3,13 @@ X-Forwarded-For hop that is not a trusted proxy (seen through the login throttle
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import make_settings
-from tests.live import PASSWORD, LiveServer, free_port, run_server
+from tests.live import PASSWORD, LiveServer, free_port, run_server, serve_process, wait_healthy
 from tests.signaling.logins import ATTACKER, OWNER, WRONG, attempt, client_at, retry_after
 
 
@@ -59,3 +62,36 @@ async def test_forwarded_for_is_believed_from_a_trusted_proxy(database_url: str)
                 assert response.status_code == 401
             retry_after(await attempt(direct, "drpatel", PASSWORD))
             assert (await through_proxy(owner, PASSWORD)).status_code == 200
+
+
+def test_standby_serve_believes_no_forwarded_for_by_default(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`standby serve` with no trusted proxy: a loopback peer's X-Forwarded-For buys no fresh
+    attempts either (uvicorn's own rewrite, which believes loopback, is off)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "STANDBY_ENVIRONMENT": "test",
+        "STANDBY_SECRET_KEY": secrets.token_urlsafe(48),
+        "STANDBY_DATABASE_URL": database_url,
+        "STANDBY_PUBLIC_BASE_URL": url,
+        "STANDBY_LOG_LEVEL": "WARNING",
+    }
+    output = tmp_path / "serve.log"
+    with serve_process(env, port, output) as process, httpx.Client(base_url=url) as client:
+        wait_healthy(url, process, output.read_text, timeout=90)  # a loaded CI machine
+        for n in range(5):
+            response = client.post(
+                "/api/login",
+                json={"username": "drpatel", "password": WRONG},
+                headers={"x-forwarded-for": f"198.51.100.{n}"},
+            )
+            assert response.status_code == 401, response.text
+        response = client.post(
+            "/api/login",
+            json={"username": "drpatel", "password": PASSWORD},
+            headers={"x-forwarded-for": "198.51.100.99"},
+        )
+    assert response.status_code == 429, response.text
+    assert int(response.headers["retry-after"]) > 0
