@@ -22,11 +22,12 @@ from paging.engine import Sender
 from paging.policy import Channel
 from paging.store import database_unavailable
 from paging.twilio import TwilioCarrier, TwilioSettings
-from signaling.accounts.login_guard import LoginGuard
+from signaling.accounts.failure_counts import RedisCounts
+from signaling.accounts.login_throttle import LoginThrottle
 from signaling.checks.monitors import MonitorPool
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.common.errors import InvalidInput, StandbyError, Unavailable
+from signaling.common.errors import InvalidInput, StandbyError, TooManyAttempts, Unavailable
 from signaling.config import Settings
 from signaling.http import (
     admin,
@@ -98,7 +99,11 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         app.state.services = Services(
             settings, engine, db, hub, pager, twilio if twilio.enabled else None
         )
-        app.state.login_guard = LoginGuard()
+        app.state.login_throttle = LoginThrottle(
+            settings.login_failures_per_user,
+            settings.login_failures_per_address,
+            RedisCounts(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
+        )
         app.state.preflight = PreflightRunner(db, max_running=settings.preflight_max_running)
         monitors = MonitorPool(hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s)
         app.state.monitors = monitors
@@ -115,6 +120,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             if carrier is not None:
                 await carrier.aclose()
             await hub.bus.close()
+            await app.state.login_throttle.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -150,7 +156,12 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
 
     @app.exception_handler(StandbyError)
     async def standby_error(_: Request, exc: StandbyError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+        headers = (
+            {"retry-after": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
+        )
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.message}, status_code=exc.status_code, headers=headers
+        )
 
     async def database_error(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DataError):

@@ -100,7 +100,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int, migrate_first
         ws_ping_interval=10,
         ws_ping_timeout=10,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # Standby reads X-Forwarded-For itself, from STANDBY_TRUSTED_PROXIES only
+        # (http/client_address.py); uvicorn's rewrite would believe any loopback peer.
+        proxy_headers=False,
         server_header=False,
     )
 

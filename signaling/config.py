@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -79,6 +80,16 @@ class Settings(BaseSettings):
     # ``monitor_idle_s`` is closed.
     monitor_max: int = Field(default=40, ge=0, le=1000)
     monitor_idle_s: float = Field(default=30.0, gt=0, le=3600)
+    # Password guessing (issue 9 item 13): failed logins from one address for one username, and
+    # from one address for any username, before each further failure makes that address wait (30 s,
+    # doubling, at most 15 min). Never a lock of the account: other addresses are not slowed.
+    login_failures_per_user: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=50, ge=1, le=100_000)
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); the client is the rightmost
+    # hop that is not one of them. None by default: the socket's peer is the client.
+    trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = (
+        Field(default_factory=list)
+    )
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 
@@ -108,6 +119,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):  # STANDBY_TURN_URLS="turn:a:3478?transport=udp,turns:a:5349"
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies_from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):  # STANDBY_TRUSTED_PROXIES="10.0.0.5,192.168.40.0/24"
+            return value
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item))
+            except ValueError as exc:
+                raise ValueError(
+                    "STANDBY_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR networks "
+                    f"such as 10.0.0.5,192.168.40.0/24; {item!r} is not one ({exc})"
+                ) from exc
+        return networks
 
     @field_validator("turn_urls")
     @classmethod

@@ -120,6 +120,7 @@ def run_server(
         log_level="warning",
         ws_max_size=1024 * 1024,
         lifespan="on",
+        proxy_headers=False,  # as `standby serve`: the app reads X-Forwarded-For itself
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -23,6 +23,12 @@ from signaling.storage.models import LoginSession, User
 TOUCH_EVERY = timedelta(seconds=60)
 
 
+def username_key(username: str) -> str:
+    """The username as logins look it up (and the login throttle counts it): `` DrPatel`` is
+    ``drpatel``."""
+    return username.strip().lower()
+
+
 def token_digest(secret_key: str, token: str) -> str:
     return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
@@ -31,7 +37,7 @@ async def login(
     db: AsyncSession, secret_key: str, username: str, password: str, now: datetime, idle: timedelta
 ) -> tuple[str, Principal]:
     """Check the password and open a login session; returns the cookie token and who logged in."""
-    user = await db.scalar(select(User).where(User.username == username.strip().lower()))
+    user = await db.scalar(select(User).where(User.username == username_key(username)))
     ok = verify_password(user.password_hash if user else None, password)
     principal = await load_principal(db, user.id) if ok and user else None
     if principal is None:

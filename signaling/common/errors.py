@@ -9,6 +9,7 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 │   └── MonitorOff              the facility has the server's media monitor turned off
 ├── InvalidInput       422      well-formed request with a value we cannot accept
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
+├── TooManyAttempts    429      too many failed logins from this address: wait ``retry_after_s``
 └── Unavailable        503      this worker cannot take more of something now (retry later)
     ├── MonitorsFull            every media monitor slot of this worker is in use
     ├── Busy                    this worker runs as many pre-flight checks as it may
@@ -68,6 +69,19 @@ class InvalidInput(StandbyError):
 class PreflightRequired(StandbyError):
     status_code = 428
     code = "preflight_required"
+
+
+class TooManyAttempts(StandbyError):
+    """The edge answers it with ``Retry-After: retry_after_s``."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"too many failed logins from this address; try again in {retry_after_s} s"
+        )
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(StandbyError):

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from signaling.accounts import logins
-from signaling.accounts.login_guard import LoginGuard
+from signaling.accounts.login_throttle import Attempt, LoginThrottle
 from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import NotAuthenticated
+from signaling.http.client_address import client_address
 from signaling.http.deps import CurrentUser, Db, ServicesDep
 
 log = logging.getLogger(__name__)
@@ -30,17 +31,17 @@ class LoginBody(BaseModel):
 async def login(
     body: LoginBody, request: Request, response: Response, services: ServicesDep, db: Db
 ) -> dict[str, Any]:
-    guard: LoginGuard = request.app.state.login_guard
-    client = request.client.host if request.client else "?"
-    guard.check(body.username, client)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempt = Attempt(client_address(request, services.settings.trusted_proxies), body.username)
+    await throttle.check(attempt)
     try:
         token, principal = await logins.login(
             db, services.settings.secret_key, body.username, body.password, utc_now(), services.idle
         )
     except NotAuthenticated:
-        guard.failed(body.username, client)
+        await throttle.failed(attempt)
         raise
-    guard.succeeded(body.username, client)
+    await throttle.succeeded(attempt)
     response.set_cookie(
         services.settings.cookie_name,
         token,

@@ -59,3 +59,26 @@ def test_bad_ice_servers_are_named(monkeypatch: pytest.MonkeyPatch, value: str, 
     monkeypatch.setenv("STANDBY_ICE_SERVERS", value)
     with pytest.raises(ValidationError, match=words):
         Settings()
+
+
+def test_trusted_proxies_from_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STANDBY_TRUSTED_PROXIES takes comma-separated addresses and networks; none by default."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    assert Settings().trusted_proxies == []
+    monkeypatch.setenv("STANDBY_TRUSTED_PROXIES", " 10.0.0.5, 192.168.40.0/24,2001:db8::/48,")
+    assert [str(net) for net in Settings().trusted_proxies] == [
+        "10.0.0.5/32",
+        "192.168.40.0/24",
+        "2001:db8::/48",
+    ]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "proxy.example.org", "10.0.0.5/8"])
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A value that is not an IP or a CIDR network stops the service, naming it and the setting."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    monkeypatch.setenv("STANDBY_TRUSTED_PROXIES", f"10.0.0.1,{value}")
+    with pytest.raises(ValidationError, match=rf"STANDBY_TRUSTED_PROXIES .*'{value}' is not one"):
+        Settings()

@@ -43,15 +43,17 @@ async def test_bad_logins_are_refused_alike(
 
 
 async def test_repeated_failures_are_throttled(server: LiveServer) -> None:
-    """After ten failures for a username, even the right password waits (429)."""
+    """After five failures for a username from one address, even the right password waits there
+    (429 with Retry-After); see tests/signaling/accounts/test_login_throttle.py."""
     async with api(server) as client:
-        for _ in range(10):
+        for _ in range(5):
             await client.post("/api/login", json={"username": "drpatel", "password": "guess-guess"})
         response = await client.post(
             "/api/login", json={"username": "drpatel", "password": "correct-horse-1"}
         )
     assert response.status_code == 429
     assert "try again" in response.json()["detail"]
+    assert int(response.headers["retry-after"]) > 0
 
 
 async def test_logout_ends_the_login(server: LiveServer) -> None:
