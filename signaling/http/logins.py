@@ -13,7 +13,7 @@ from signaling.accounts import logins
 from signaling.accounts.login_guard import LoginGuard
 from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import NotAuthenticated
-from signaling.http.deps import CurrentUser, Db, ServicesDep
+from signaling.http.deps import CurrentUser, Db, ServicesDep, client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -31,7 +31,7 @@ async def login(
     body: LoginBody, request: Request, response: Response, services: ServicesDep, db: Db
 ) -> dict[str, Any]:
     guard: LoginGuard = request.app.state.login_guard
-    client = request.client.host if request.client else "?"
+    client = client_address(request) or "?"
     guard.check(body.username, client)
     try:
         token, principal = await logins.login(
