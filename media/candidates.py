@@ -143,9 +143,9 @@ class Screened:
     """An offer without the candidates its answerer may not use, and what was taken out."""
 
     sdp: str
-    kept: int
-    dropped: int  # addresses elsewhere, and lines that do not parse
-    names: int  # host names (mDNS ``.local`` ones among them): never resolved
+    kept: int  # distinct candidates (a bundled offer repeats them in every section)
+    dropped: int  # at addresses not allowed, or lines that do not parse
+    names: int  # named by host name (mDNS ``.local`` ones among them): never resolved
     ended: bool  # the offer says ``a=end-of-candidates``: nothing will be trickled
     expected: str
 
@@ -160,7 +160,7 @@ class Screened:
             got = "none at all (send the offer once ICE gathering is complete)"
         else:
             parts = [f"{self.dropped} at other addresses"] if self.dropped else []
-            parts += [f"{self.names} host names (mDNS .local)"] if self.names else []
+            parts += [f"{self.names} by host name (mDNS .local)"] if self.names else []
             got = " and ".join(parts)
         raise NoUsableCandidate(
             f"expected an ICE candidate at {self.expected}, got {got}; "
@@ -170,7 +170,7 @@ class Screened:
 
 def screen_offer(sdp: str, allowed: AllowedPeers) -> Screened:
     """``sdp`` with every ``a=candidate`` line that ``allowed`` does not allow taken out."""
-    kept = dropped = names = 0
+    seen: dict[Judged, set[str]] = {judged: set() for judged in Judged}
     ended = False
     lines: list[str] = []
     for line in sdp.splitlines(keepends=True):
@@ -178,14 +178,20 @@ def screen_offer(sdp: str, allowed: AllowedPeers) -> Screened:
         if bare == END_OF_CANDIDATES:
             ended = True
         elif bare.startswith(CANDIDATE_LINE):
-            verdict = judge(bare.removeprefix(CANDIDATE_LINE), allowed)
+            candidate = bare.removeprefix(CANDIDATE_LINE)
+            verdict = judge(candidate, allowed)
+            seen[verdict].add(candidate)  # a bundled offer repeats them in every section
             if verdict is not Judged.KEPT:
-                dropped += verdict is Judged.ELSEWHERE
-                names += verdict is Judged.NAME
                 continue
-            kept += 1
         lines.append(line)
-    return Screened("".join(lines), kept, dropped, names, ended, allowed.expected)
+    return Screened(
+        "".join(lines),
+        len(seen[Judged.KEPT]),
+        len(seen[Judged.ELSEWHERE]),
+        len(seen[Judged.NAME]),
+        ended,
+        allowed.expected,
+    )
 
 
 class Judged(StrEnum):

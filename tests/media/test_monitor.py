@@ -29,6 +29,7 @@ from media.monitor import (
     MonitorState,
 )
 from media.synthetic import AudioMode, SyntheticAudioTrack, SyntheticVideoTrack, VideoMode
+from tests.udp_trap import answer_once_checked, udp_trap
 
 FPS = 1.0  # what the page sends the monitor
 LOSS_BUDGET = 2.0  # the issue: a lost direction shows within 2 s
@@ -247,6 +248,27 @@ async def test_trickled_candidates_connect() -> None:
             await monitor.add_candidate(line, sdp_mid="0")
         await monitor.add_candidate(None)
         await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
+    finally:
+        await pc.close()
+        await monitor.close()
+
+
+async def test_trickled_candidates_elsewhere_are_dropped() -> None:
+    """A trickled candidate at 127.0.0.2, ranked first, is dropped: the page's own candidates connect and
+    127.0.0.2 never gets a packet."""
+    monitor = MediaMonitor(ice_servers=[], label="trickle-trap")
+    pc, offer = await offer_from()
+    lines = re.findall(r"^a=(candidate:.*?)\r?$", offer, flags=re.MULTILINE)
+    bare = re.sub(r"^a=(candidate:.*|end-of-candidates)\r?\n", "", offer, flags=re.MULTILINE)
+    try:
+        async with udp_trap("127.0.0.2") as trap:
+            answer = await monitor.accept_offer(bare, await here(), trickle=True)
+            for line in [trap.candidate(), *lines]:
+                await monitor.add_candidate(line, sdp_mid="0")
+            await monitor.add_candidate(None)
+            await answer_once_checked(pc, answer)
+            await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
+            assert trap.packets == []
     finally:
         await pc.close()
         await monitor.close()

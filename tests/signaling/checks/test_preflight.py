@@ -10,6 +10,7 @@ from media.synthetic import AudioMode, VideoMode
 from tests.conftest import make_settings
 from tests.live import LiveServer, api, free_port, login, run_server
 from tests.signaling.preflight_steps import new_device, page_offer, run_check
+from tests.udp_trap import only_candidates, udp_trap, with_candidates
 
 CLICK_TO_VERDICT_S = 5.0  # the issue: "within 5 s it says plainly what works and what does not"
 
@@ -119,6 +120,51 @@ async def test_results_are_kept_per_device_and_user(server: LiveServer) -> None:
     async with api(server, rad) as client:
         theirs = (await client.get("/api/preflight/checks")).json()["checks"]
     assert [c["device_label"] for c in theirs] == ["home"]
+
+
+async def test_the_check_sends_connectivity_checks_only_to_the_page(server: LiveServer) -> None:
+    """An offer that also names 127.0.0.2, ranked first: the check passes over the page's own
+    address (127.0.0.1) and 127.0.0.2 never gets a packet."""
+    async with udp_trap("127.0.0.2") as trap:
+        run = await run_check(
+            server,
+            await login(server, "tech"),
+            new_device(),
+            edit=lambda sdp: with_candidates(sdp, trap.candidate()),
+            late=True,
+        )
+        assert run.check["passed"] is True, run.check
+        assert trap.packets == []
+
+
+async def test_an_offer_naming_only_other_addresses_changes_nothing(server: LiveServer) -> None:
+    """Candidates at 127.0.0.2 and 127.0.0.3 only: 422 no_usable_candidate saying which address
+    was expected, nothing sent there, no check stored or started, the device's pass kept."""
+    tech, device = await login(server, "tech"), new_device()
+    passed = await run_check(server, tech, device)
+    async with udp_trap("127.0.0.2") as two, udp_trap("127.0.0.3") as three:
+        pc, offer = await page_offer()
+        try:
+            async with api(server, tech) as client:
+                refused = await client.post(
+                    "/api/preflight/checks",
+                    json={
+                        "sdp": only_candidates(offer, two.candidate(), three.candidate()),
+                        "device_id": device,
+                    },
+                )
+                latest = (await client.get("/api/preflight/checks")).json()["checks"]
+        finally:
+            await pc.close()
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"] == "no_usable_candidate"
+        assert refused.json()["detail"] == (
+            "sdp: expected an ICE candidate at 127.0.0.1 (where this request came from), "
+            "got 2 at other addresses; the server sends connectivity checks nowhere else"
+        )
+        assert two.packets == three.packets == []
+    assert [(c["id"], c["passed"]) for c in latest] == [(passed.check["id"], True)]
+    assert server.app_state().preflight.running == 0
 
 
 async def test_a_new_check_replaces_the_running_one(server: LiveServer) -> None:

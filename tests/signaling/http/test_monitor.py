@@ -215,7 +215,7 @@ async def test_an_offer_naming_only_other_addresses_is_refused(server: LiveServe
             assert refused.json()["error"] == "no_usable_candidate"
             detail = refused.json()["detail"]
             assert "expected an ICE candidate at 127.0.0.1 (where this request came from)" in detail
-            assert "got 2 at other addresses and 1 host names (mDNS .local)" in detail
+            assert "got 2 at other addresses and 1 by host name (mDNS .local)" in detail
         assert not monitors(server).has(call.session_id, "radiologist")
         assert monitors(server).has(call.session_id, "technologist")  # the old copy goes on
         link = await until_link(
