@@ -138,6 +138,14 @@ async def allowed_peers(
     return AllowedPeers(direct | relays, expected)
 
 
+class Judged(StrEnum):
+    """What ``judge`` made of one candidate."""
+
+    KEPT = "kept"
+    ELSEWHERE = "elsewhere"  # an address not allowed, or a line that does not parse
+    NAME = "name"  # a host name (mDNS .local among them): never resolved
+
+
 @dataclass(frozen=True, slots=True)
 class Screened:
     """An offer without the candidates its answerer may not use, and what was taken out."""
@@ -192,14 +200,6 @@ def screen_offer(sdp: str, allowed: AllowedPeers) -> Screened:
         ended,
         allowed.expected,
     )
-
-
-class Judged(StrEnum):
-    """What ``judge`` made of one candidate."""
-
-    KEPT = "kept"
-    ELSEWHERE = "elsewhere"  # an address not allowed, or a line that does not parse
-    NAME = "name"  # a host name (mDNS .local among them): never resolved
 
 
 def judge(candidate: str, allowed: AllowedPeers) -> Judged:
