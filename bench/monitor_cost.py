@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
+from media.candidates import allowed_peers  # noqa: E402
 from media.monitor import Evidence, Kind, MediaMonitor  # noqa: E402
 from media.synthetic import SyntheticAudioTrack, SyntheticVideoTrack  # noqa: E402
 
@@ -112,7 +113,10 @@ async def one_run(conn: Connection, args: argparse.Namespace, n: int) -> Run:
     ]
     try:
         offers = await ask(conn, "offer", n, args.kinds, args.fps, args.width, args.height)
-        answers = [await m.accept_offer(o) for m, o in zip(monitors, offers, strict=True)]
+        allowed = await allowed_peers(
+            "127.0.0.1", [], relay_only=False
+        )  # the sender is on this host
+        answers = [await m.accept_offer(o, allowed) for m, o in zip(monitors, offers, strict=True)]
         await ask(conn, "answers", answers)
         for monitor in monitors:
             for kind in args.kinds:

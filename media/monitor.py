@@ -13,7 +13,8 @@ notices a dead peer only after ~30 s.
 Usage::
 
     monitor = MediaMonitor(ice_servers=[...], on_evidence=record)
-    answer_sdp = await monitor.accept_offer(offer_sdp)
+    allowed = await allowed_peers(client_ip, ice_servers, relay_only=False)  # media.candidates
+    answer_sdp = await monitor.accept_offer(offer_sdp, allowed)
     await monitor.add_candidate(line, sdp_mid="0")   # only if the page trickles its candidates
     ...
     await monitor.close()
@@ -22,7 +23,9 @@ Candidates: aiortc gathers all of its own candidates before answering, so the an
 and the server never trickles. A page may either wait for ICE gathering to complete before sending
 its offer (simplest; host candidates take milliseconds) or trickle its candidates to
 ``add_candidate``; both work. A new offer (the page reconnected, or restarts ICE) is answered from a
-fresh peer connection while the evidence, the watchdog and the latest state carry on.
+fresh peer connection while the evidence, the watchdog and the latest state carry on. Only the
+candidates ``allowed`` allows reach aiortc (``media.candidates``): the server sends connectivity
+checks to the page's own address or the TURN relay, nowhere else a page might name.
 
 Opus DTX (no packets during silence) would make a silent microphone look lost; the answer aiortc
 writes does not ask for ``usedtx``, so browsers keep sending 50 packets a second.
@@ -58,6 +61,7 @@ from media.analysis import (
     VideoVerdict,
     judge_audio,
 )
+from media.candidates import AllowedPeers, Judged, judge, screen_offer
 from media.participant import ice_configuration
 
 log = logging.getLogger(__name__)
@@ -232,6 +236,7 @@ class MediaMonitor:
 
         self._state = MonitorState.NEW
         self._pc: RTCPeerConnection | None = None
+        self._allowed: AllowedPeers | None = None  # the current offer's
         self._watches = {kind: _Watch(kind) for kind in Kind}
         self._judge = VideoJudge()  # used by one analysis at a time (see _Watch.busy)
         self._latest: dict[Kind, Evidence] = {}
@@ -288,16 +293,32 @@ class MediaMonitor:
 
     # --- negotiation ----------------------------------------------------------------------------
 
-    async def accept_offer(self, sdp: str) -> str:
+    async def accept_offer(self, sdp: str, allowed: AllowedPeers, *, trickle: bool = False) -> str:
         """Answer a page's offer and start watching what it sends; returns the answer SDP
-        (with every server candidate in it). A later offer replaces the peer connection."""
+        (with every server candidate in it). A later offer replaces the peer connection.
+
+        Candidates ``allowed`` does not allow are dropped, here and in ``add_candidate``;
+        ``media.candidates.NoUsableCandidate`` when none is left (and the current peer connection,
+        if any, carries on). ``trickle``: an offer without any candidate is fine, they will come."""
         self._require_open("accept an offer")
         async with self._negotiating:
-            return await self._answer(sdp)
+            return await self._answer(sdp, allowed, trickle)
 
-    async def _answer(self, sdp: str) -> str:
+    async def _answer(self, sdp: str, allowed: AllowedPeers, trickle: bool) -> str:
         self._require_open("accept an offer")
         kinds = offered_kinds(sdp)
+        screened = screen_offer(sdp, allowed)
+        if screened.dropped or screened.names:
+            log.debug(
+                "%s: dropped %d of %d offered candidates (%d host names); allowed: %s",
+                self.label,
+                screened.dropped + screened.names,
+                screened.dropped + screened.names + screened.kept,
+                screened.names,
+                allowed.expected,
+            )
+        screened.require_usable(trickle=trickle)
+        sdp, self._allowed = screened.sdp, allowed
         old, pc = self._pc, RTCPeerConnection(configuration=ice_configuration(self._ice_servers))
         self._pc = pc
         if old is not None:
@@ -341,7 +362,8 @@ class MediaMonitor:
         sdp_mline_index: int | None = None,
     ) -> None:
         """Add a candidate the page trickled (``candidate:...`` as a browser writes it); None or
-        an empty string means the page has no more."""
+        an empty string means the page has no more. One the current offer's ``allowed`` does not
+        allow is dropped (logged at debug), as in the offer."""
         self._require_open("add a candidate")
         if self._pc is None:
             raise MonitorError("expected an offer before candidates, got a candidate first")
@@ -352,6 +374,9 @@ class MediaMonitor:
             raise MonitorError(
                 "expected sdp_mid or sdp_mline_index with the candidate, got neither"
             )
+        if self._allowed is None or judge(candidate, self._allowed) is not Judged.KEPT:
+            log.debug("%s: dropped a trickled candidate; allowed: %s", self.label, self._allowed)
+            return
         parsed = candidate_from_sdp(candidate.removeprefix("candidate:"))
         parsed.sdpMid, parsed.sdpMLineIndex = sdp_mid, sdp_mline_index
         await self._pc.addIceCandidate(parsed)

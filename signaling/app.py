@@ -106,6 +106,14 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         )
         app.state.preflight = PreflightRunner(db, max_running=settings.preflight_max_running)
         monitors = MonitorPool(hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s)
+        app.state.login_guard = LoginGuard()
+        relay_only = settings.ice_transport_policy == "relay"
+        app.state.preflight = PreflightRunner(
+            db, max_running=settings.preflight_max_running, relay_only=relay_only
+        )
+        monitors = MonitorPool(
+            hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s, relay_only=relay_only
+        )
         app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")

@@ -18,7 +18,8 @@ def udp_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_coturn(port: int, secret: str) -> subprocess.Popen[bytes]:
+def start_coturn(port: int, secret: str, ip: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+    """coturn listening and relaying on ``ip`` (any of 127.0.0.0/8: Linux routes them on lo)."""
     if shutil.which("turnserver") is None:
         raise CoturnMissing(
             "the TURN tests need Debian's coturn (turnserver): run `make test`, which installs it, "
@@ -28,8 +29,8 @@ def start_coturn(port: int, secret: str) -> subprocess.Popen[bytes]:
         [
             "turnserver",
             "-n",
-            "--listening-ip=127.0.0.1",
-            "--relay-ip=127.0.0.1",
+            f"--listening-ip={ip}",
+            f"--relay-ip={ip}",
             f"--listening-port={port}",
             "--min-port=49160",
             "--max-port=49200",

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from media.candidates import allowed_peers
 from media.monitor import Evidence, MediaMonitor, MonitorState
 from signaling.common.errors import MonitorsFull
 from signaling.common.switchboard import Switchboard
@@ -83,9 +84,11 @@ class MonitorPool:
         *,
         limit: int,
         idle_s: float,
+        relay_only: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hub = hub
+        self.relay_only = relay_only
         self.limit = limit
         self.idle_s = idle_s
         self._clock = clock
@@ -107,10 +110,14 @@ class MonitorPool:
         user_id: int,
         sdp: str,
         ice_servers: Sequence[Mapping[str, Any]],
+        client: str | None,
     ) -> str:
-        """Answer a page's monitor offer; returns the answer SDP. Raises ``MonitorsFull`` when
-        this worker has no room for another monitor, ``media.monitor.MonitorError`` for an offer
-        it cannot answer."""
+        """Answer a page's monitor offer, which came from ``client``; returns the answer SDP.
+        Raises ``MonitorsFull`` when this worker has no room for another monitor,
+        ``media.candidates.NoUsableCandidate`` for an offer with no candidate at ``client`` or
+        the TURN relay (the pool's ``relay_only``: the relay only), ``media.monitor.MonitorError``
+        for an offer it cannot answer."""
+        allowed = await allowed_peers(client, ice_servers, relay_only=self.relay_only)
         key = (session_id, role)
         entry = self._entries.get(key)
         if entry is not None and (entry.user_id != user_id or entry.closing):
@@ -139,7 +146,7 @@ class MonitorPool:
             entry.offers += 1
             created = False
         try:
-            answer = await entry.monitor.accept_offer(sdp)
+            answer = await entry.monitor.accept_offer(sdp, allowed)
         except Exception:
             if created:
                 await self.close(session_id, role, "offer refused")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from media.candidates import NoUsableCandidate as NoCandidateLeft
+from media.candidates import allowed_peers, screen_offer
 from media.monitor import Evidence, Kind, MediaMonitor, MonitorError, offered_kinds
 from signaling.checks.preflight import (
     CAPTURE_S,
@@ -35,7 +37,7 @@ from signaling.checks.preflight import (
     microphone_from,
 )
 from signaling.clock import utc_now
-from signaling.common.errors import Busy, Conflict, InvalidInput, NotFound
+from signaling.common.errors import Busy, Conflict, InvalidInput, NotFound, NoUsableCandidate
 from signaling.storage.database import SessionFactory
 from signaling.storage.models import PreflightCheck
 
@@ -55,12 +57,19 @@ class _Running:
 
 class PreflightRunner:
     """The checks this worker is running. ``db`` stores them; ``capture_s`` is how long each
-    monitor watches; ``max_running`` caps the monitors open at once."""
+    monitor watches; ``max_running`` caps the monitors open at once; ``relay_only``: the
+    monitors send connectivity checks to the TURN relay only, not to the page's address."""
 
     def __init__(
-        self, db: SessionFactory, *, max_running: int, capture_s: float = CAPTURE_S
+        self,
+        db: SessionFactory,
+        *,
+        max_running: int,
+        capture_s: float = CAPTURE_S,
+        relay_only: bool = False,
     ) -> None:
         self._db = db
+        self._relay_only = relay_only
         self._max_running = max_running
         self._capture_s = capture_s
         self._running: dict[int, _Running] = {}
@@ -82,14 +91,22 @@ class PreflightRunner:
         device_label: str,
         offer_sdp: str,
         ice_servers: Sequence[Mapping[str, Any]],
+        client: str | None,
     ) -> tuple[int, str]:
-        """Answer the page's offer from a new monitor; returns the check id and the answer SDP."""
+        """Answer the page's offer, which came from ``client``, from a new monitor; returns the
+        check id and the answer SDP. ``NoUsableCandidate`` (nothing stored, a running check left
+        running) when no candidate of the offer is at ``client`` or the TURN relay."""
         if self._closed:
             raise Busy("the server is shutting down; try again in a moment")
         try:
             kinds = offered_kinds(offer_sdp)
         except MonitorError as exc:
             raise InvalidInput(f"sdp: {exc}") from None
+        allowed = await allowed_peers(client, ice_servers, relay_only=self._relay_only)
+        try:
+            screen_offer(offer_sdp, allowed).require_usable()
+        except NoCandidateLeft as exc:
+            raise NoUsableCandidate(f"sdp: {exc}") from None
         for previous in [r for r in self._running.values() if r.user_id == user_id]:
             await self._abandon(previous, "replaced by a newer check")
         if len(self._running) >= self._max_running:
@@ -116,7 +133,7 @@ class PreflightRunner:
         running = _Running(check_id, user_id, monitor)
         self._running[check_id] = running
         try:
-            answer = await monitor.accept_offer(offer_sdp)
+            answer = await monitor.accept_offer(offer_sdp, allowed)
         except MonitorError as exc:
             await self._abandon(running, "the offer could not be answered")
             raise InvalidInput(f"sdp: {exc}") from None

@@ -8,6 +8,7 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 │   ├── IllegalTransition       a session state machine refused a transition
 │   └── MonitorOff              the facility has the server's media monitor turned off
 ├── InvalidInput       422      well-formed request with a value we cannot accept
+│   └── NoUsableCandidate       an offer none of whose ICE candidates the server's peer may use
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
 ├── TooManyAttempts    429      too many failed logins from this address: wait ``retry_after_s``
 └── Unavailable        503      this worker cannot take more of something now (retry later)
@@ -64,6 +65,13 @@ class MonitorOff(Conflict):
 class InvalidInput(StandbyError):
     status_code = 422
     code = "invalid_input"
+
+
+class NoUsableCandidate(InvalidInput):
+    """The server's own peers send connectivity checks only to where the request came from or
+    to the TURN relay; the offer named neither."""
+
+    code = "no_usable_candidate"
 
 
 class PreflightRequired(StandbyError):

@@ -45,6 +45,16 @@ async def _principal(request: Request, services: ServicesDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(_principal)]
 
 
+def client_address(request: Request) -> str | None:
+    """The address a request came from as this service sees it (uvicorn's proxy headers
+    applied), None when the server does not say. The one place that decides it: logins slow down
+    guesses by it, and the server's own peers send connectivity checks only to it."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+
+
 def _role(*roles: Role) -> object:
     def check(principal: CurrentUser) -> Principal:
         if not principal.has(*roles):

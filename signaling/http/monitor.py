@@ -3,7 +3,8 @@
 The page sends a small copy of its camera and microphone (about one frame a second, downscaled) to
 the server, which checks it (``signaling.checks.monitors``, ``media.monitor``). Non-trickle: the page
 waits for ICE gathering to complete, so its offer carries its candidates, and the answer carries
-the server's.
+the server's. Only candidates at the address the request came from (or at the TURN relay) are
+used: 422 ``no_usable_candidate`` when the offer has none.
 """
 
 from __future__ import annotations
@@ -14,11 +15,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from media.candidates import NoUsableCandidate as NoCandidateLeft
 from media.monitor import MonitorError
 from signaling.checks.monitors import MonitorPool
 from signaling.clock import utc_now
-from signaling.common.errors import Conflict, Forbidden, InvalidInput, MonitorOff
-from signaling.http.deps import CurrentUser, ServicesDep
+from signaling.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MonitorOff,
+    NoUsableCandidate,
+)
+from signaling.http.deps import ClientAddress, CurrentUser, ServicesDep
 from signaling.sessions import supervision
 from signaling.sessions.state import SessionState
 
@@ -53,6 +61,7 @@ async def monitor_offer(
     principal: CurrentUser,
     services: ServicesDep,
     request: Request,
+    client: ClientAddress,
 ) -> dict[str, Any]:
     """Answer the offer of the session's technologist or radiologist (one monitor each per
     worker; a new offer renews it). 409 ``monitor_off`` when the facility has the monitor off."""
@@ -69,8 +78,10 @@ async def monitor_offer(
             )
     try:
         answer = await _pool(request).offer(
-            session_id, role, principal.id, body.sdp, services.ice_servers(principal.id)
+            session_id, role, principal.id, body.sdp, services.ice_servers(principal.id), client
         )
+    except NoCandidateLeft as exc:
+        raise NoUsableCandidate(f"body.sdp: {exc}") from exc
     except MonitorError as exc:
         raise InvalidInput(f"body.sdp: {exc}") from exc
     return {"sdp": answer}

@@ -17,7 +17,7 @@ from signaling.checks import preflight
 from signaling.checks.preflight import DEVICE_ID, Network
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.http.deps import ROW_ID_MAX, Clinician, Db, ServicesDep
+from signaling.http.deps import ROW_ID_MAX, ClientAddress, Clinician, Db, ServicesDep
 from signaling.storage.models import Facility, Privilege
 
 router = APIRouter(prefix="/api/preflight")
@@ -52,15 +52,21 @@ Runner = Annotated[PreflightRunner, Depends(_runner)]
 
 @router.post("/checks", status_code=status.HTTP_201_CREATED)
 async def start_check(
-    body: StartBody, principal: Clinician, services: ServicesDep, runner: Runner
+    body: StartBody,
+    principal: Clinician,
+    services: ServicesDep,
+    runner: Runner,
+    client: ClientAddress,
 ) -> dict[str, Any]:
-    """Answer the page's offer: the server watches its camera and microphone for ``capture_s``."""
+    """Answer the page's offer: the server watches its camera and microphone for ``capture_s``
+    (422 ``no_usable_candidate`` when no candidate is at the caller's address or the relay)."""
     check_id, answer = await runner.start(
         principal.id,
         body.device_id,
         body.device_label,
         body.sdp,
         services.ice_servers(principal.id),
+        client,
     )
     return {"check_id": check_id, "sdp": answer, "capture_s": runner.capture_s}
 

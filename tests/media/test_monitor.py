@@ -19,6 +19,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.analysis import AudioVerdict, VideoVerdict
+from media.candidates import AllowedPeers, allowed_peers
 from media.monitor import (
     Evidence,
     Kind,
@@ -28,6 +29,7 @@ from media.monitor import (
     MonitorState,
 )
 from media.synthetic import AudioMode, SyntheticAudioTrack, SyntheticVideoTrack, VideoMode
+from tests.udp_trap import answer_once_checked, udp_trap
 
 FPS = 1.0  # what the page sends the monitor
 LOSS_BUDGET = 2.0  # the issue: a lost direction shows within 2 s
@@ -59,6 +61,11 @@ async def offer_from(
     return pc, pc.localDescription.sdp
 
 
+async def here() -> AllowedPeers:
+    """What the service allows a page on this host (a request from 127.0.0.1)."""
+    return await allowed_peers("127.0.0.1", [], relay_only=False)
+
+
 @asynccontextmanager
 async def monitored(
     video: VideoMode = VideoMode.PATTERN,
@@ -70,7 +77,7 @@ async def monitored(
     pc, offer = await offer_from(video, audio)
     sender = Sender(pc, evidence)
     try:
-        answer = await monitor.accept_offer(offer)
+        answer = await monitor.accept_offer(offer, await here())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         yield monitor, sender
     finally:
@@ -216,7 +223,7 @@ async def test_a_new_offer_after_a_loss_brings_the_evidence_back() -> None:
         await monitor.wait_for_verdict(Kind.VIDEO, "lost", timeout=4)
         pc, offer = await offer_from()
         try:
-            answer = await monitor.accept_offer(offer)
+            answer = await monitor.accept_offer(offer, await here())
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
             back = await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
             await monitor.wait_for_verdict(Kind.AUDIO, "ok", timeout=5)
@@ -235,12 +242,33 @@ async def test_trickled_candidates_connect() -> None:
     assert "a=candidate" not in bare
     assert "end-of-candidates" not in bare
     try:
-        answer = await monitor.accept_offer(bare)
+        answer = await monitor.accept_offer(bare, await here(), trickle=True)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         for line in lines:
             await monitor.add_candidate(line, sdp_mid="0")
         await monitor.add_candidate(None)
         await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
+    finally:
+        await pc.close()
+        await monitor.close()
+
+
+async def test_trickled_candidates_elsewhere_are_dropped() -> None:
+    """A trickled candidate at 127.0.0.2, ranked first, is dropped: the page's own candidates connect and
+    127.0.0.2 never gets a packet."""
+    monitor = MediaMonitor(ice_servers=[], label="trickle-trap")
+    pc, offer = await offer_from()
+    lines = re.findall(r"^a=(candidate:.*?)\r?$", offer, flags=re.MULTILINE)
+    bare = re.sub(r"^a=(candidate:.*|end-of-candidates)\r?\n", "", offer, flags=re.MULTILINE)
+    try:
+        async with udp_trap("127.0.0.2") as trap:
+            answer = await monitor.accept_offer(bare, await here(), trickle=True)
+            for line in [trap.candidate(), *lines]:
+                await monitor.add_candidate(line, sdp_mid="0")
+            await monitor.add_candidate(None)
+            await answer_once_checked(pc, answer)
+            await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
+            assert trap.packets == []
     finally:
         await pc.close()
         await monitor.close()
@@ -252,7 +280,7 @@ async def test_an_offer_that_never_connects_is_lost_after_the_first_frame_timeou
     monitor = MediaMonitor(ice_servers=[], label="silent-peer", first_frame_timeout=0.5)
     pc, offer = await offer_from()
     try:
-        await monitor.accept_offer(offer)
+        await monitor.accept_offer(offer, await here())
         lost = await monitor.wait_for_verdict(Kind.VIDEO, "lost", timeout=3)
     finally:
         await pc.close()
@@ -272,7 +300,7 @@ async def test_a_failing_callback_does_not_stop_the_monitor() -> None:
     monitor = MediaMonitor(ice_servers=[], on_evidence=broken, label="broken")
     pc, offer = await offer_from()
     try:
-        answer = await monitor.accept_offer(offer)
+        answer = await monitor.accept_offer(offer, await here())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await monitor.wait_for_verdict(Kind.VIDEO, "ok", timeout=5)
         await monitor.wait_for_verdict(Kind.AUDIO, "ok", timeout=5)
@@ -290,9 +318,9 @@ async def test_offers_it_cannot_answer_are_refused() -> None:
     try:
         await receive_only.setLocalDescription(await receive_only.createOffer())
         with pytest.raises(MonitorError, match="sending audio or video"):
-            await monitor.accept_offer(receive_only.localDescription.sdp)
+            await monitor.accept_offer(receive_only.localDescription.sdp, await here())
         with pytest.raises(MonitorError, match="does not parse"):
-            await monitor.accept_offer("v=0\r\nm=video\r\n")
+            await monitor.accept_offer("v=0\r\nm=video\r\n", await here())
         with pytest.raises(MonitorError, match="candidate first"):
             await monitor.add_candidate("candidate:1 1 udp 1 127.0.0.1 9 typ host", sdp_mid="0")
         assert monitor.state is MonitorState.NEW
@@ -310,4 +338,4 @@ async def test_a_closed_monitor_refuses_offers_and_leaves_no_task_behind() -> No
     assert monitor.state is MonitorState.CLOSED
     assert not {t for t in asyncio.all_tasks() - before if not t.done()}
     with pytest.raises(MonitorClosed, match="expected state"):
-        await monitor.accept_offer("v=0")
+        await monitor.accept_offer("v=0", await here())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.synthetic import AudioMode, SyntheticAudioTrack, SyntheticVideoTrack, VideoMode
 from tests.live import LiveServer, api
+from tests.udp_trap import answer_once_checked
 
 FPS = 10.0  # a browser sends more; a test on two shared cores need not
 
@@ -67,19 +69,27 @@ async def run_check(
     video: VideoMode | None = VideoMode.PATTERN,
     audio: AudioMode | None = AudioMode.TONE,
     label: str = "aiortc test page",
+    edit: Callable[[str], str] = str,
+    late: bool = False,
 ) -> CheckRun:
-    """Click to verdict as the page does it: offer, answer, send for ``capture_s``, report."""
+    """Click to verdict as the page does it: offer, answer, send for ``capture_s``, report.
+    ``edit`` changes the offer on its way; ``late``: apply the answer once the server's checks
+    arrive (``tests.udp_trap.answer_once_checked``)."""
     clicked = time.perf_counter()
     pc, offer = await page_offer(video, audio)
     try:
         async with api(server, token) as client:
             response = await client.post(
                 "/api/preflight/checks",
-                json={"sdp": offer, "device_id": device_id, "device_label": label},
+                json={"sdp": edit(offer), "device_id": device_id, "device_label": label},
             )
             assert response.status_code == 201, response.text
             started = response.json()
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=started["sdp"], type="answer"))
+            if late:
+                await answer_once_checked(pc, started["sdp"])
+            else:
+                answer = RTCSessionDescription(sdp=started["sdp"], type="answer")
+                await pc.setRemoteDescription(answer)
             await asyncio.sleep(started["capture_s"])
             network = await measured_network(pc)
             finished = await client.post(

@@ -3,13 +3,20 @@ microphone to the server's monitor, reports its network, and gets the verdict in
 
 from __future__ import annotations
 
-import pytest
-from aiortc import RTCSessionDescription
+import asyncio
+import secrets
+from collections.abc import Iterator
 
-from media.synthetic import AudioMode, VideoMode
+import pytest
+from aiortc import RTCIceTransportPolicy, RTCPeerConnection, RTCSessionDescription
+
+from media.participant import ice_configuration
+from media.synthetic import AudioMode, SyntheticAudioTrack, SyntheticVideoTrack, VideoMode
 from tests.conftest import make_settings
+from tests.coturn import start_coturn, stop_coturn, udp_port
 from tests.live import LiveServer, api, free_port, login, run_server
 from tests.signaling.preflight_steps import new_device, page_offer, run_check
+from tests.udp_trap import only_candidates, udp_trap, with_candidates
 
 CLICK_TO_VERDICT_S = 5.0  # the issue: "within 5 s it says plainly what works and what does not"
 
@@ -119,6 +126,51 @@ async def test_results_are_kept_per_device_and_user(server: LiveServer) -> None:
     async with api(server, rad) as client:
         theirs = (await client.get("/api/preflight/checks")).json()["checks"]
     assert [c["device_label"] for c in theirs] == ["home"]
+
+
+async def test_the_check_sends_connectivity_checks_only_to_the_page(server: LiveServer) -> None:
+    """An offer that also names 127.0.0.2, ranked first: the check passes over the page's own
+    address (127.0.0.1) and 127.0.0.2 never gets a packet."""
+    async with udp_trap("127.0.0.2") as trap:
+        run = await run_check(
+            server,
+            await login(server, "tech"),
+            new_device(),
+            edit=lambda sdp: with_candidates(sdp, trap.candidate()),
+            late=True,
+        )
+        assert run.check["passed"] is True, run.check
+        assert trap.packets == []
+
+
+async def test_an_offer_naming_only_other_addresses_changes_nothing(server: LiveServer) -> None:
+    """Candidates at 127.0.0.2 and 127.0.0.3 only: 422 no_usable_candidate saying which address
+    was expected, nothing sent there, no check stored or started, the device's pass kept."""
+    tech, device = await login(server, "tech"), new_device()
+    passed = await run_check(server, tech, device)
+    async with udp_trap("127.0.0.2") as two, udp_trap("127.0.0.3") as three:
+        pc, offer = await page_offer()
+        try:
+            async with api(server, tech) as client:
+                refused = await client.post(
+                    "/api/preflight/checks",
+                    json={
+                        "sdp": only_candidates(offer, two.candidate(), three.candidate()),
+                        "device_id": device,
+                    },
+                )
+                latest = (await client.get("/api/preflight/checks")).json()["checks"]
+        finally:
+            await pc.close()
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"] == "no_usable_candidate"
+        assert refused.json()["detail"] == (
+            "sdp: expected an ICE candidate at 127.0.0.1 (where this request came from), "
+            "got 2 at other addresses; the server sends connectivity checks nowhere else"
+        )
+        assert two.packets == three.packets == []
+    assert [(c["id"], c["passed"]) for c in latest] == [(passed.check["id"], True)]
+    assert server.app_state().preflight.running == 0
 
 
 async def test_a_new_check_replaces_the_running_one(server: LiveServer) -> None:
@@ -241,3 +293,69 @@ async def test_oversized_unauthorised_and_foreign_requests_are_refused(server: L
         assert (await client.post("/api/preflight/checks/0/finish", json={})).status_code == 422
         odd = await client.get("/api/preflight/checks", params={"device_id": "no spaces!"})
         assert odd.status_code == 422
+
+
+RELAY_IP = "127.0.0.4"  # not the requester's 127.0.0.1: what reaches the relay is told apart
+
+
+@pytest.fixture
+def relay_only_server(database_url: str) -> Iterator[LiveServer]:
+    """A relay-only service whose coturn listens and relays on 127.0.0.4."""
+    turn_port, secret = udp_port(), secrets.token_urlsafe(24)
+    coturn = start_coturn(turn_port, secret, RELAY_IP)
+    port = free_port()
+    settings = make_settings(
+        database_url,
+        port,
+        turn_urls=[f"turn:{RELAY_IP}:{turn_port}?transport=udp"],
+        turn_secret=secret,
+        ice_transport_policy="relay",
+    )
+    try:
+        with run_server(settings, port) as live:
+            yield live
+    finally:
+        stop_coturn(coturn)
+
+
+async def test_relay_only_checks_go_to_the_relay_only(relay_only_server: LiveServer) -> None:
+    """Relay-only: a page offering its relayed candidates and one at its own address 127.0.0.1
+    (ranked first) passes through the relay; the server's peer knows only the relay's candidates
+    and 127.0.0.1 gets nothing."""
+    server, tech = relay_only_server, await login(relay_only_server, "tech")
+    async with api(server, tech) as client:
+        config = (await client.get("/api/config")).json()
+    assert config["ice_transport_policy"] == "relay"
+    configuration = ice_configuration(config["ice_servers"])
+    configuration.iceTransportPolicy = RTCIceTransportPolicy.RELAY
+    pc = RTCPeerConnection(configuration)
+    pc.addTrack(SyntheticAudioTrack())
+    pc.addTrack(SyntheticVideoTrack(fps=10, label="relayed"))
+    try:
+        async with udp_trap("127.0.0.1") as trap, api(server, tech) as client:
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = pc.localDescription.sdp
+            assert f" {RELAY_IP} " in offer
+            started = await client.post(
+                "/api/preflight/checks",
+                json={"sdp": with_candidates(offer, trap.candidate()), "device_id": new_device()},
+            )
+            assert started.status_code == 201, started.text
+            runner = server.app_state().preflight
+            (running,) = runner._running.values()
+            transport = running.monitor._pc.getTransceivers()[0].receiver.transport.transport
+            remote = {c.host for c in transport._connection._remote_candidates}
+            assert remote == {RELAY_IP}
+            answer = started.json()["sdp"]
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            await asyncio.sleep(started.json()["capture_s"])
+            finished = await client.post(
+                f"/api/preflight/checks/{started.json()['check_id']}/finish",
+                json={"candidate": "relay"},
+            )
+            assert finished.status_code == 200, finished.text
+            check = finished.json()["check"]
+            assert check["camera"]["verdict"] == check["microphone"]["verdict"] == "ok", check
+            assert trap.packets == []
+    finally:
+        await pc.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from signaling.checks.monitors import MonitorPool
 from tests.conftest import make_settings
 from tests.live import LiveServer, Socket, api, connect, free_port, login, run_server
 from tests.signaling.helpers import join_request, open_session, stats, until_link
+from tests.udp_trap import answer_once_checked, only_candidates, udp_trap, with_candidates
 
 LOSS_BUDGET_S = 2.0  # the issue: a lost direction shows within 2 s
 
@@ -81,18 +82,26 @@ async def send_copy(
     role: str,
     video: VideoMode = VideoMode.PATTERN,
     audio: AudioMode = AudioMode.TONE,
+    edit: Callable[[str], str] = str,
+    late: bool = False,
 ) -> RTCPeerConnection:
-    """What a page does: offer its camera (1 frame a second) and microphone, apply the answer."""
+    """What a page does: offer its camera (1 frame a second) and microphone, apply the answer.
+    ``edit`` changes the offer on its way (candidates it should not have); ``late``: apply the
+    answer once the server's checks arrive (``answer_once_checked``)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     call.copies.append(pc)
     pc.addTrack(SyntheticAudioTrack(mode=audio))
     pc.addTrack(SyntheticVideoTrack(fps=1.0, mode=video, label=f"{role} copy"))
     await pc.setLocalDescription(await pc.createOffer())
     response = await post_offer(
-        server, call.tokens[role], call.session_id, {"sdp": pc.localDescription.sdp}
+        server, call.tokens[role], call.session_id, {"sdp": edit(pc.localDescription.sdp)}
     )
     assert response.status_code == 200, response.text
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=response.json()["sdp"], type="answer"))
+    if late:
+        await answer_once_checked(pc, response.json()["sdp"])
+    else:
+        answer = RTCSessionDescription(sdp=response.json()["sdp"], type="answer")
+        await pc.setRemoteDescription(answer)
     return pc
 
 
@@ -165,6 +174,57 @@ async def test_what_the_server_sees_wrong_is_not_live(
             assert not link["verified"]
     details = await link_events(server, call.session_id)
     assert any(d.startswith(f"technologist: {state} (") and cause in d for d in details), details
+
+
+async def test_the_monitor_sends_connectivity_checks_only_to_the_page(server: LiveServer) -> None:
+    """An offer that also names 127.0.0.2, ranked first: the monitor connects to the page (which
+    is at 127.0.0.1) and checks its media, and 127.0.0.2 never gets a packet."""
+    async with udp_trap("127.0.0.2") as trap, joined_call(server) as call:
+        edit = lambda sdp: with_candidates(sdp, trap.candidate())  # noqa: E731
+        await send_copy(server, call, "technologist", edit=edit, late=True)
+        await send_copy(server, call, "radiologist", edit=edit, late=True)
+        for ws in call.sockets.values():
+            await until_link(ws, lambda m: m["verified"] and all_checked(m), timeout=10)
+        assert trap.packets == []
+
+
+async def test_an_offer_naming_only_other_addresses_is_refused(server: LiveServer) -> None:
+    """Candidates at 127.0.0.2, 127.0.0.3 and an mDNS name only: 422 no_usable_candidate naming
+    the address expected, no monitor, and nothing sent to either address; a running monitor
+    carries on."""
+    async with (
+        udp_trap("127.0.0.2") as two,
+        udp_trap("127.0.0.3") as three,
+        joined_call(server) as call,
+    ):
+        await send_copy(server, call, "technologist")
+        assert monitors(server).has(call.session_id, "technologist")
+        mdns = (
+            "candidate:7 1 udp 2122260223 0f1e2d3c-aaaa-bbbb-cccc-1234567890ab.local 5000 typ host"
+        )
+        for role in ("radiologist", "technologist"):
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            call.copies.append(pc)
+            pc.addTrack(SyntheticAudioTrack())
+            await pc.setLocalDescription(await pc.createOffer())
+            offer = only_candidates(
+                pc.localDescription.sdp, two.candidate(), three.candidate(), mdns
+            )
+            refused = await post_offer(server, call.tokens[role], call.session_id, {"sdp": offer})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"] == "no_usable_candidate"
+            detail = refused.json()["detail"]
+            assert "expected an ICE candidate at 127.0.0.1 (where this request came from)" in detail
+            assert "got 2 at other addresses and 1 by host name (mDNS .local)" in detail
+        assert not monitors(server).has(call.session_id, "radiologist")
+        assert monitors(server).has(call.session_id, "technologist")  # the old copy goes on
+        link = await until_link(
+            call.sockets["technologist"],
+            lambda m: m["directions"]["technologist"]["server_checked"],
+            timeout=10,
+        )
+        assert link["directions"]["technologist"]["state"] == "live"
+        assert two.packets == three.packets == []
 
 
 async def test_a_monitor_that_stops_receiving_is_lost_within_2_s(server: LiveServer) -> None:
