@@ -1,7 +1,8 @@
 """The Standby service.
 
 At this top level only the composition root: the app factory (``app``), the command line (``cli``),
-the settings (``config``), the per-worker services (``services``) and the wall clock (``clock``).
+the settings (``config``), the per-worker services (``services``), the wall clock (``clock``) and
+the stopwatch of a worker's start (``startup``).
 Below it, one package per concern, in layers that import only downwards (an import-linter
 ``layers`` contract in ``pyproject.toml`` keeps the direction):
 
@@ -13,5 +14,5 @@ Below it, one package per concern, in layers that import only downwards (an impo
   ``paging/``) above ``sessions`` above ``directory`` and ``checks`` above ``accounts``;
 - storage: ``storage`` (models, database, migrations);
 - the floor, which imports nothing of the service: ``common`` (the error tree, the switchboard
-  protocol), ``config`` and ``clock``.
+  protocol), ``config``, ``clock`` and ``startup``.
 """

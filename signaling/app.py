@@ -46,6 +46,7 @@ from signaling.live.hub import Hub
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.services import Services
+from signaling.startup import StartPhases
 from signaling.storage.database import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,13 @@ class RevalidatedStaticFiles(StaticFiles):
         return response
 
 
-def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, twilio: TwilioSettings | None = None, *, phases: StartPhases | None = None
+) -> FastAPI:
     """The service. ``twilio``: the carrier for SMS and voice pages (default: from STANDBY_TWILIO_*;
-    pages on those channels are recorded as skipped while it is not configured)."""
+    pages on those channels are recorded as skipped while it is not configured). ``phases``: the
+    stopwatch of this start, logged phase by phase until the worker is ready."""
+    phases = phases if phases is not None else StartPhases(log)
     twilio = twilio if twilio is not None else TwilioSettings()
 
     @asynccontextmanager
@@ -83,9 +88,11 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
         await hub.start()
         app.state.bus = hub.bus
+        phases.done("bus")
         carrier = TwilioCarrier(twilio) if twilio.enabled else None
         if carrier is not None:
             carrier.warm()  # before serving: its lazy imports would stall the first page
+            phases.done("carrier")
         base = str(settings.public_base_url)
         phone: dict[Channel, Sender] = (
             {
@@ -117,7 +124,9 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
-        log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
+        phases.done("services")
+        bus = "redis" if settings.redis_url else "in-process"
+        log.info("standby ready (%s bus) in %s", bus, phases.summary())
         try:
             yield
         finally:
@@ -195,9 +204,11 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         return JSONResponse({"error": "invalid_input", "detail": problems}, status_code=422)
 
     app.add_middleware(EdgeGuard, public_host=urlsplit(str(settings.public_base_url)).netloc)
+    phases.done("app")
     return app
 
 
 def app_from_environment() -> FastAPI:
     """Entry for ``uvicorn --factory`` in each worker: settings from ``STANDBY_*`` variables."""
-    return create_app(Settings())
+    phases = StartPhases(log, since_process_start=True)
+    return create_app(Settings(), phases=phases)

@@ -9,22 +9,19 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
-from pydantic import ValidationError
-from sqlalchemy import select
-
-from signaling.accounts import logins
-from signaling.accounts.passwords import hash_password
 from signaling.accounts.roles import Role
-from signaling.clock import utc_now
 from signaling.common.errors import StandbyError
-from signaling.config import PLACEHOLDER_SECRET, Environment, Settings
-from signaling.directory.file import DirectoryFile, load_directory, parse_directory, read_directory
-from signaling.storage.database import make_engine, make_session_factory, migrate
-from signaling.storage.models import Facility, User, UserFacility, UserRole
+
+if TYPE_CHECKING:
+    from signaling.config import Settings
+    from signaling.directory.file import DirectoryFile
+
+# Each command imports what it uses when it runs: `standby --help` and a mistyped command answer
+# at once instead of after seconds of imports (SQLAlchemy, pydantic-settings, uvicorn), more on a
+# busy machine. Nothing here imports the media stack (aiortc, av, cv2) or the carrier's (twilio).
 
 log = logging.getLogger("standby")
 DEMO_PASSWORD = "standby-demo"  # noqa: S105 - printed for the demo; the demo refuses production
@@ -42,6 +39,10 @@ class CliError(Exception):
 
 
 def _settings(**overrides: object) -> Settings:
+    from pydantic import ValidationError
+
+    from signaling.config import Settings
+
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -52,6 +53,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 async def _apply_directory(settings: Settings, directory: DirectoryFile) -> str:
+    from signaling.directory.file import load_directory
+    from signaling.storage.database import make_engine, make_session_factory
+
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as db, db.begin():
@@ -62,12 +66,17 @@ async def _apply_directory(settings: Settings, directory: DirectoryFile) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
+    from signaling.storage.database import migrate
+
     settings = _settings()
     migrate(settings.database_url)
     print("database schema is up to date")
 
 
 def cmd_load_directory(args: argparse.Namespace) -> None:
+    from signaling.directory.file import read_directory
+    from signaling.storage.database import migrate
+
     settings = _settings()
     migrate(settings.database_url)
     directory = read_directory(Path(args.file))
@@ -75,6 +84,10 @@ def cmd_load_directory(args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int, migrate_first: bool) -> None:
+    import uvicorn
+
+    from signaling.storage.database import migrate
+
     if workers > 1 and not settings.redis_url:
         raise CliError(
             "several workers need STANDBY_REDIS_URL (the in-process bus cannot span processes)"
@@ -119,6 +132,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from importlib.resources import files
+
+    from signaling.config import PLACEHOLDER_SECRET, Environment
+    from signaling.directory.file import parse_directory
+    from signaling.storage.database import migrate
+
     env = os.environ.get("STANDBY_ENVIRONMENT", Environment.DEVELOPMENT.value)
     if env == Environment.PRODUCTION.value:
         raise CliError(
@@ -149,6 +168,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 async def _user_add(settings: Settings, args: argparse.Namespace, password: str | None) -> None:
+    from sqlalchemy import select
+
+    from signaling.accounts.passwords import hash_password
+    from signaling.clock import utc_now
+    from signaling.storage.database import make_engine, make_session_factory
+    from signaling.storage.models import Facility, User, UserFacility, UserRole
+
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as db, db.begin():
@@ -182,6 +208,14 @@ async def _user_add(settings: Settings, args: argparse.Namespace, password: str 
 async def _user_update(
     settings: Settings, username: str, *, password: str | None = None, active: bool | None = None
 ) -> None:
+    from sqlalchemy import select
+
+    from signaling.accounts import logins
+    from signaling.accounts.passwords import hash_password
+    from signaling.clock import utc_now
+    from signaling.storage.database import make_engine, make_session_factory
+    from signaling.storage.models import User
+
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as db, db.begin():
@@ -198,6 +232,11 @@ async def _user_update(
 
 
 async def _user_list(settings: Settings) -> list[str]:
+    from sqlalchemy import select
+
+    from signaling.storage.database import make_engine, make_session_factory
+    from signaling.storage.models import User, UserRole
+
     engine = make_engine(settings.database_url)
     try:
         async with make_session_factory(engine)() as db:
@@ -226,6 +265,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def cmd_user(args: argparse.Namespace) -> None:
+    from signaling.storage.database import migrate
+
     settings = _settings()
     migrate(settings.database_url)
     if args.user_command == "add":

@@ -39,19 +39,59 @@ class ServiceFailed(RuntimeError):
     """A `standby serve` process exited, or did not answer /healthz in time."""
 
 
+# A start is CPU-bound (mostly imports): on a loaded machine it takes as many times longer as there
+# are runnable processes per core. The wait stretches with the load, up to this many times.
+MAX_STRETCH = 6
+
+
+def _load_per_core() -> float:
+    return os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the process ``pid`` has used so far, from ``/proc``; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def wait_healthy(
     url: str, process: subprocess.Popen[bytes], output: Callable[[], str] = str, timeout: float = 30
 ) -> None:
-    """Block until ``url``/healthz answers 200; ``output()`` says what the server printed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Block until ``url``/healthz answers 200; ``output()`` says what the server printed.
+
+    ``timeout`` is the wait on an idle machine. Each second counts for less while the load average
+    per core is above 1 (a starved start is slow, not stuck), so on a loaded machine the wait grows
+    up to ``MAX_STRETCH`` times. A server that exits, or does not become healthy in that time,
+    raises ``ServiceFailed`` saying how long it waited, the load, the server's CPU time, what
+    /healthz last answered and the server's output (which logs each start phase as it ends)."""
+    started = last = time.monotonic()
+    spent = 0.0  # of ``timeout``: wall seconds, each divided by the load per core when above 1
+    answer = "nothing yet"
+    while spent < timeout and last - started < timeout * MAX_STRETCH:
         if process.poll() is not None:
             raise ServiceFailed(f"standby serve exited with {process.returncode}:\n{output()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+        try:
+            response = httpx.get(f"{url}/healthz", timeout=5)
+        except httpx.HTTPError as exc:
+            answer = f"{type(exc).__name__} {exc}".strip()
+        else:
+            if response.status_code == 200:
                 return
+            answer = f"{response.status_code} {response.text[:300]}"
         time.sleep(0.1)
-    raise ServiceFailed(f"standby serve did not become healthy in {timeout:g} s:\n{output()}")
+        now = time.monotonic()
+        spent += (now - last) / max(1.0, _load_per_core())
+        last = now
+    cpu = cpu_seconds(process.pid)
+    raise ServiceFailed(
+        f"standby serve did not become healthy in {last - started:.1f} s (timeout {timeout:g} s"
+        f" on an idle machine; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()}"
+        f" cores; the server used {'?' if cpu is None else f'{cpu:.1f}'} s of CPU);"
+        f" last /healthz answer: {answer}; its output:\n{output()}"
+    )
 
 
 @contextlib.contextmanager

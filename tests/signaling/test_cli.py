@@ -214,3 +214,25 @@ def test_demo_refuses_production() -> None:
     )
     assert result.returncode == 2
     assert "refuses" in result.stderr
+
+
+HEAVY = ("aiortc", "av", "cv2", "numpy", "twilio", "fastapi", "uvicorn", "sqlalchemy", "alembic")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["user", "--help"], ["no-such-command"]])
+def test_help_and_usage_errors_import_no_heavy_module(args: list[str]) -> None:
+    """`standby --help` (and a usage error) answers without importing the media, carrier, web or database stack."""
+    script = (
+        "import sys\n"
+        "from signaling.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('loaded:', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "usage: standby" in done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "loaded: []"
