@@ -111,9 +111,6 @@ def create_app(
             settings.login_failures_per_address,
             RedisCounts(settings.redis_url, settings.redis_prefix) if settings.redis_url else None,
         )
-        app.state.preflight = PreflightRunner(db, max_running=settings.preflight_max_running)
-        monitors = MonitorPool(hub, limit=settings.monitor_max, idle_s=settings.monitor_idle_s)
-        app.state.login_guard = LoginGuard()
         relay_only = settings.ice_transport_policy == "relay"
         app.state.preflight = PreflightRunner(
             db, max_running=settings.preflight_max_running, relay_only=relay_only

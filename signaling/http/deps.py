@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signaling.accounts.principal import Principal
 from signaling.accounts.roles import Role
 from signaling.common.errors import Forbidden, NotAuthenticated
+from signaling.http.client_address import client_address as address_of
 from signaling.services import Services
 
 # Row ids are 32-bit in the schema: a larger number in a path, query or body is a 422, not a
@@ -45,11 +46,13 @@ async def _principal(request: Request, services: ServicesDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(_principal)]
 
 
-def client_address(request: Request) -> str | None:
-    """The address a request came from as this service sees it (uvicorn's proxy headers
-    applied), None when the server does not say. The one place that decides it: logins slow down
-    guesses by it, and the server's own peers send connectivity checks only to it."""
-    return request.client.host if request.client else None
+def client_address(request: Request, services: ServicesDep) -> str | None:
+    """The address a request came from (``X-Forwarded-For`` only through a trusted proxy, see
+    ``signaling.http.client_address``), None when the server does not say. The one place that
+    decides it: logins are throttled by it, and the server's own peers send connectivity checks
+    only to it."""
+    found = address_of(request, services.settings.trusted_proxies)
+    return None if found == "unknown" else found
 
 
 ClientAddress = Annotated[str | None, Depends(client_address)]

@@ -15,7 +15,6 @@ from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import NotAuthenticated
 from signaling.http.client_address import client_address
 from signaling.http.deps import CurrentUser, Db, ServicesDep
-from signaling.http.deps import CurrentUser, Db, ServicesDep, client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
@@ -35,9 +34,6 @@ async def login(
     throttle: LoginThrottle = request.app.state.login_throttle
     attempt = Attempt(client_address(request, services.settings.trusted_proxies), body.username)
     await throttle.check(attempt)
-    guard: LoginGuard = request.app.state.login_guard
-    client = client_address(request) or "?"
-    guard.check(body.username, client)
     try:
         token, principal = await logins.login(
             db, services.settings.secret_key, body.username, body.password, utc_now(), services.idle
