@@ -8,9 +8,9 @@ over the runs, beside the floor measured in the same run: `python -c pass` (the 
 `python -c 'import fastapi, uvicorn'` (the least a FastAPI service imports). The server is started as
 the tests start it (`python -m signaling serve --no-migrate` on loopback, SQLite migrated beforehand
 in a temporary directory, in-process bus unless `--redis`), polled every 20 ms, stopped after each
-run. When the service logs its start phases (``standby started in ...``), their medians are printed
-too. `--busy N` spawns N processes that spin on the CPU for the whole measurement, to see the figures
-on a loaded machine. A measurement, not a test: nothing asserts on time.
+run. The medians of the start phases the service logs (``standby ready ... in``) are printed too.
+`--busy N` spawns N processes that spin on the CPU for the whole measurement, to see the figures on
+a loaded machine. A measurement, not a test: nothing asserts on time.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from signaling.storage.database import migrate  # noqa: E402
 from tests.live import free_port, stop_process  # noqa: E402
 
-PHASES = re.compile(r"standby started in [\d.]+ s: (.*)")
+PHASES = re.compile(r"standby ready \(.*?\) in [\d.]+ s \(.*?\): (.*)")
 PHASE = re.compile(r"([\w ]+?) ([\d.]+) s")
 
 
