@@ -1,8 +1,8 @@
 """One worker's switchboard: which local sockets sit in which room or lobby, and the bus channels.
 
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
-is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person; ``ack:<token>``
-carries back how many sockets of a person a confirmed message reached on each worker.
+is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person;
+``ack:<token>`` carries back how many sockets of a person a confirmed message reached on a worker.
 """
 
 from __future__ import annotations
