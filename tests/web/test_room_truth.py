@@ -9,7 +9,7 @@ from playwright.async_api import Page, expect
 from tests.live import LiveServer, api, login
 from tests.signaling.helpers import open_session
 from tests.web.pages import Pages
-from tests.web.test_browser import screenshot, sign_in, stored_session
+from tests.web.test_browser import request_supervision, screenshot, sign_in, stored_session
 from tests.web.test_reconnect import joined
 
 COVER = '[data-testid="remote-cover"]'
@@ -149,3 +149,27 @@ async def test_what_a_new_technologist_tripped_over(server: LiveServer, pages: P
     await expect(tech.locator("#notices")).to_contain_text("Enter the exam's accession number.")
     for page in pages.opened:
         page.check()
+
+
+async def test_on_a_phone_in_landscape_end_stays_in_reach(server: LiveServer, pages: Pages) -> None:
+    """A technologist's phone on its side mid-exam: the End control is on the screen without
+    scrolling past the picture."""
+    rad_w = await pages.open(viewport={"width": 1280, "height": 800})
+    tech_w = await pages.open(
+        viewport={"width": 844, "height": 390}, is_mobile=True, has_touch=True
+    )
+    rad, tech = rad_w.page, tech_w.page
+    await sign_in(rad, server, "drdiaz", "/rad")
+    await sign_in(tech, server, "tech", "/tech")
+    session_id = await request_supervision(tech, "North Imaging Center", "CT1", "ACC-LAND")
+    await rad.locator(f'li[data-session-id="{session_id}"] button.accept').click()
+    await expect(tech.locator("#state")).to_have_attribute("data-state", "joined", timeout=30_000)
+    await tech.evaluate("() => window.scrollTo(0, 0)")
+    end = tech.locator("#complete")
+    await expect(end).to_be_visible()
+    box = await end.bounding_box()
+    assert box is not None
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= 390, box
+    await screenshot(tech, "tech-phone-landscape-joined")
+    tech_w.check()
