@@ -318,11 +318,21 @@ class Engine:
             .values(state=RunState.ACTIVE, held_until=None)
         )
 
-    async def repage(self, db: AsyncSession, session_id: str, now: datetime, reason: str) -> bool:
+    async def repage(
+        self,
+        db: AsyncSession,
+        session_id: str,
+        now: datetime,
+        reason: str,
+        *,
+        released: bool = False,
+    ) -> bool:
         """Page again from the first tier (the radiologist who joined handed the session back, or
         their media is gone): new rounds of the session's own policy snapshot, from ``now``.
         Rounds continue the session's numbering, so every new page has a new idempotency key.
-        Returns False if the session was never paged (caller commits)."""
+        A hand-back (``released``) pages again but is not counted as a re-page: ``repaged``
+        counts only radiologists lost from a joined session. Returns False if the session was
+        never paged (caller commits)."""
         run = (await db.execute(select(runs).where(runs.c.session_id == session_id))).first()
         if run is None:
             return False
@@ -347,7 +357,7 @@ class Engine:
                 held_until=None,
                 stopped_at=None,
                 stop_reason=None,
-                repaged=runs.c.repaged + 1,
+                repaged=runs.c.repaged + (0 if released else 1),
             )
         )
         await self._write_timers(db, session_id, policy, now, base)

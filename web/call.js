@@ -452,6 +452,11 @@ const CAUSE_SHORT = {
   low_fps: "choppy picture",
 };
 
+/** A direction's state as a person says it: a camera sending black is "black", not "frozen". */
+function stateWord(direction) {
+  return direction.state === "frozen" && (direction.causes || []).includes("video_black") ? "black" : direction.state;
+}
+
 /** [pill state, words] for a joined call from the server's ``link`` verdict. */
 function linkPill(link, myRole, checked) {
   if (!link) return ["pending", "two-way audio+video; checking the link…"];
@@ -459,16 +464,20 @@ function linkPill(link, myRole, checked) {
     return ["verified", `two-way audio+video verified${checked ? " · checked by the server" : ""}`];
   }
   let worst = "live";
+  let worstWord = "live";
   const words = [];
   for (const [sender, direction] of Object.entries(link.directions || {})) {
     if (direction.state === "live") continue;
-    if (STATE_RANK[direction.state] > STATE_RANK[worst]) worst = direction.state;
+    if (STATE_RANK[direction.state] > STATE_RANK[worst]) {
+      worst = direction.state;
+      worstWord = stateWord(direction);
+    }
     const whose = sender === myRole ? "yours" : "theirs";
     const causes = (direction.causes || []).map((c) => CAUSE_SHORT[c] || c.replaceAll("_", " "));
-    words.push(`${whose}: ${direction.state}${causes.length ? ` (${causes.join(", ")})` : ""}`);
+    words.push(`${whose}: ${stateWord(direction)}${causes.length ? ` (${causes.join(", ")})` : ""}`);
   }
   if (worst === "live") return ["pending", "two-way audio+video; checking the link…"];
-  return [PILL_STATE[worst], `link ${worst}: ${words.join("; ")}`];
+  return [PILL_STATE[worst], `link ${worstWord}: ${words.join("; ")}`];
 }
 
 const CAUSE_MINE = {
@@ -525,4 +534,55 @@ export function showLink(link, myRole, joined, notices) {
   if (problem) notices.show("warn", problem, "link");
   else notices.clear("link");
   document.body.dataset.link = link.verified ? "verified" : "problem";
+}
+
+const AUDIO_GONE = ["audio_missing", "audio_lost"];
+
+/**
+ * Whether the other participant's picture must be covered, and in what words: in a joined session,
+ * when the server's link watch says what the other side sends is lost or frozen (or its sound does
+ * not arrive), or this page sees their video stall. A last frame left on the screen looks live.
+ * Returns null while their media is live (the cover lifts when the link is verified again).
+ */
+export function remoteCover(call, link, myRole, sessionState) {
+  if (sessionState !== "joined") return null;
+  const otherRole = myRole === "technologist" ? "radiologist" : "technologist";
+  const direction = link && !link.verified ? (link.directions || {})[otherRole] : null;
+  const causes = (direction && direction.causes) || [];
+  let what = null;
+  if (direction && (direction.state === "lost" || direction.state === "frozen")) {
+    if (causes.includes("video_black")) what = "camera is sending a black picture";
+    else if (direction.state === "frozen") what = "picture is frozen";
+    else what = "video and sound are not reaching you";
+    if (causes.includes("no_reports")) what = "page is not connected";
+  } else if (direction && causes.some((c) => AUDIO_GONE.includes(c))) {
+    what = "sound is not reaching you";
+  } else if (call.stalled) {
+    what = "picture is frozen";
+  }
+  if (!what) return null;
+  return myRole === "technologist"
+    ? { title: "The radiologist is not connected — do not inject", detail: `The radiologist's ${what}. Standby pages again if they do not come back.` }
+    : { title: "The technologist is not connected — you are not supervising", detail: `The technologist's ${what}. Stay on this page while the link is checked.` };
+}
+
+/** Cover (or uncover) the remote picture, and turn the session badge red in words while covered. */
+export function showCover(cover, badge, gone, sessionState) {
+  if (gone) {
+    cover.replaceChildren(
+      Object.assign(document.createElement("strong"), { textContent: gone.title }),
+      Object.assign(document.createElement("span"), { textContent: gone.detail }),
+    );
+    cover.hidden = false;
+    badge.dataset.state = "link-lost";
+    badge.textContent = "not connected";
+  } else {
+    cover.hidden = true;
+    cover.replaceChildren();
+    if (sessionState) {
+      badge.dataset.state = sessionState;
+      badge.textContent = sessionState;
+    }
+  }
+  document.body.classList.toggle("remote-gone", Boolean(gone));
 }

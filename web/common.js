@@ -509,3 +509,102 @@ export function waitForGathering(pc, timeoutMs) {
     pc.addEventListener("icegatheringstatechange", done);
   });
 }
+
+/**
+ * A deliberate second action before something that cannot be undone (ending a session, handing
+ * a request back): a modal dialog whose confirming button sits in the middle of the screen, away
+ * from the control that opened it, and whose buttons take no tap for the first CONFIRM_ARM_MS (the
+ * second tap of a double tap, wherever it lands, neither confirms nor dismisses). Resolves true when confirmed, false when kept.
+ */
+const CONFIRM_ARM_MS = 400;
+export function confirmAction({ title, detail = "", confirm, keep = "Keep going" }) {
+  return new Promise((resolve) => {
+    const yes = el("button", { class: "danger big", type: "button", dataset: { testid: "confirm-yes" }, disabled: true }, confirm);
+    const no = el("button", { class: "big", type: "button", dataset: { testid: "confirm-no" }, disabled: true }, keep);
+    const dialog = el(
+      "dialog",
+      { class: "confirm", dataset: { testid: "confirm" }, "aria-labelledby": "confirm-title" },
+      el("h2", { id: "confirm-title" }, title),
+      detail ? el("p", {}, detail) : "",
+      el("div", { class: "confirm-buttons" }, no, yes),
+    );
+    let answered = false;
+    const answer = (value) => {
+      if (answered) return;
+      answered = true;
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    yes.addEventListener("click", () => answer(true));
+    no.addEventListener("click", () => answer(false));
+    dialog.addEventListener("cancel", () => answer(false)); // Escape
+    document.body.append(dialog);
+    dialog.showModal();
+    setTimeout(() => {
+      yes.disabled = false;
+      no.disabled = false;
+      no.focus();
+    }, CONFIRM_ARM_MS);
+  });
+}
+
+/**
+ * The big counter as [seconds, caption, band]. While waiting it counts from the request, or from
+ * the latest re-page (``paging_since``): the 30 s and 90 s marks count again from there. Once
+ * joined it shows how long the session has run, and the caption keeps the join latency. Paging
+ * that ran out is red however short the wait, never green beside "do not inject".
+ */
+export function timerReading(session, paging = null) {
+  const requested = parseTime(session.requested_at);
+  const since = session.paging_since ? parseTime(session.paging_since) : requested;
+  const repaged = since > requested;
+  if (session.joined_at && session.radiologist) {
+    const latency = latestJoinLatency(session);
+    const ran = Math.max(0, (serverClock.now() - parseTime(session.joined_at)) / 1000);
+    const caption = `in session · joined ${latency.toFixed(1)} s after the ${repaged ? "re-page" : "request"}`;
+    return [ran, caption, waitClass(latency)];
+  }
+  const seconds = Math.max(0, (serverClock.now() - since) / 1000);
+  const from = repaged ? "since the re-page" : "waiting";
+  if (paging && paging.exhausted) return [seconds, `${from} · no radiologist answered`, "risk"];
+  const caption =
+    seconds < BEST_S
+      ? `${from} · best in class is under 30 s`
+      : seconds < RISK_S
+        ? `${from} · past the 30 s mark`
+        : `${from} · past 90 s: at risk`;
+  return [seconds, caption, waitClass(seconds)];
+}
+
+/** Seconds from the request (or the re-page it answered) to the join now in force. */
+function latestJoinLatency(session) {
+  const repages = session.repages || [];
+  const last = repages.length ? repages[repages.length - 1] : null;
+  if (last && typeof last.join_latency_ms === "number") return last.join_latency_ms / 1000;
+  if (typeof session.join_latency_ms === "number") return session.join_latency_ms / 1000;
+  return (parseTime(session.joined_at) - parseTime(session.requested_at)) / 1000;
+}
+
+export const CANCEL_REASONS = {
+  exam_cancelled: "exam cancelled",
+  patient_declined: "patient declined",
+  no_radiologist: "no radiologist available",
+  technical_problem: "technical problem",
+  requested_in_error: "requested in error",
+  other: "other",
+};
+
+/** Who ended a session and how, for the other side: "Dr Ray Diaz ended the session", "The
+ * technologist, Tina Torres, cancelled: patient declined", "You ended the session". */
+export function endedBy(session, me) {
+  const by = session.ended_by;
+  const reason = CANCEL_REASONS[session.cancel_reason] || session.cancel_reason || "no reason given";
+  const completed = session.outcome === "completed";
+  const how = completed ? "ended the session" : `cancelled: ${reason}`;
+  if (!by) return completed ? "The session ended" : `Cancelled: ${reason}`;
+  if (me && by.id === me.id) return `You ${how}`;
+  if (by.role === "technologist") return `The technologist, ${by.full_name}, ${how}`;
+  if (by.role === "radiologist") return `${by.full_name} ${how}`;
+  return `${by.full_name} (supervisor or admin) ${how}`;
+}

@@ -106,6 +106,7 @@ export class Preflight {
     try {
       const data = await api("GET", `/api/preflight/checks?device_id=${encodeURIComponent(deviceId())}`);
       this.validH = data.valid_h;
+      this.requiredBy = data.required_by;
       if (data.required_by.length) {
         this.required.textContent = `Required each shift (${data.valid_h} h) by ${data.required_by.join(", ")}.`;
         this.required.hidden = false;
@@ -188,7 +189,9 @@ export class Preflight {
     const when = clock(check.checked_at);
     let line;
     if (check.passed) {
-      line = `${earlier ? "Last check on this device" : "Check"}: passed at ${when} (counts until ${clock(check.valid_until)}).`;
+      // How long a pass counts matters only where a facility requires one.
+      const counts = (this.requiredBy || []).length ? ` (counts until ${clock(check.valid_until)})` : "";
+      line = `${earlier ? "Last check on this device" : "Check"}: passed at ${when}${counts}.`;
     } else if (check.state === "complete") {
       line = `${earlier ? "Last check on this device" : "Check"}: not passed at ${when}. Fix what is marked, then test again.`;
     } else {

@@ -1,13 +1,15 @@
 // Radiologist console: the open requests pushed live (with a sound), Accept, and the call (the
 // radiologist answers the technologist's offers).
 
-import { PeerCall, renderCallPills, showLink } from "./call.js";
+import { PeerCall, remoteCover, renderCallPills, showCover, showLink } from "./call.js";
 import { MediaCopy } from "./monitor.js";
 import {
   $,
   api,
+  confirmAction,
   currentUser,
   el,
+  endedBy,
   fillHeader,
   formatDuration,
   getCameraAndMic,
@@ -16,12 +18,12 @@ import {
   lastExchange,
   Notices,
   parseTime,
-  RISK_S,
   serverClock,
   show,
   SignalingSocket,
   socketPill,
   stopStream,
+  timerReading,
   VIA,
   waitClass,
 } from "./common.js";
@@ -403,11 +405,7 @@ function updateSession(session) {
   if (!current || session.id !== current.id) return;
   current = session;
   if (session.state === "ended") {
-    const how =
-      session.outcome === "completed"
-        ? "was completed"
-        : `was cancelled (${(session.cancel_reason || "no reason").replaceAll("_", " ")})`;
-    leaveCall(`The session at ${session.facility.name}, ${session.room.name} ${how}.`);
+    leaveCall(`${endedBy(session, me)} (${session.room.name}, ${session.facility.name}).`);
     return;
   }
   if (!session.radiologist || session.radiologist.id !== me.id) {
@@ -462,28 +460,53 @@ function leaveCall(text) {
   renderLobby();
 }
 
-$("end").addEventListener("click", async () => {
-  if (!current) return;
-  const joined = current.state === "joined";
-  const button = $("end");
+// Hand back (before the call is up, in the panel) and End (once joined, in the head) are two
+// controls in two places, and each asks for a deliberate second action.
+$("release").addEventListener("click", async () => {
+  if (!current || current.state === "joined") return;
+  const id = current.id;
+  const sure = await confirmAction({
+    title: "Hand the request back?",
+    detail: "You leave the session and Standby pages other radiologists to take it.",
+    confirm: "Hand it back",
+    keep: "Keep the request",
+  });
+  if (!sure || !current || current.id !== id) return;
+  handedBack = id;
+  await act($("release"), "The request was not handed back", async () => {
+    await api("POST", `/api/sessions/${id}/release`);
+    leaveCall(RELEASED_TEXT);
+  });
+});
+
+$("complete").addEventListener("click", async () => {
+  if (!current || current.state !== "joined") return;
+  const id = current.id;
+  const sure = await confirmAction({
+    title: "End the session?",
+    detail: `The call with ${current.technologist.full_name} ends for both of you and the session is recorded as completed.`,
+    confirm: "End the session",
+    keep: "Stay in the session",
+  });
+  if (!sure || !current || current.id !== id) return;
+  await act($("complete"), "The session was not ended", async () => {
+    await api("POST", `/api/sessions/${id}/end`, { outcome: "completed" });
+    leaveCall("You ended the session. Thank you.");
+  });
+});
+
+async function act(button, failure, run) {
   button.disabled = true;
   try {
-    if (joined) {
-      await api("POST", `/api/sessions/${current.id}/end`, { outcome: "completed" });
-      leaveCall("You ended the session. Thank you.");
-    } else {
-      handedBack = current.id;
-      await api("POST", `/api/sessions/${current.id}/release`);
-      leaveCall(RELEASED_TEXT);
-    }
+    await run();
   } catch (error) {
     if (error.status === 401) return goToLogin();
-    notices.error(`${joined ? "The session was not ended" : "The request was not released"}: ${error.detail}`, "end");
+    notices.error(`${failure}: ${error.detail}`, "end");
     await refreshSession();
   } finally {
     button.disabled = false;
   }
-});
+}
 
 let callTicker = null;
 
@@ -498,11 +521,8 @@ function renderSession() {
   $("fact-technologist").textContent = s.technologist.full_name;
   $("fact-accession").textContent = s.accession_number || "—";
   const joined = s.state === "joined";
-  $("end").textContent = joined ? "End session" : "Release request";
-  $("end").dataset.action = joined ? "complete" : "release";
-  $("end-hint").textContent = joined
-    ? "Ends the supervision for both of you."
-    : "Hands the request back so another radiologist can take it.";
+  show($("release-controls"), !joined);
+  show($("complete"), joined);
   $("stage-label").textContent = s.technologist.full_name;
   clearInterval(callTicker);
   callTicker = setInterval(tickCall, 250);
@@ -512,19 +532,11 @@ function renderSession() {
 
 function tickCall() {
   if (!current) return;
-  const start = parseTime(current.requested_at);
-  let seconds;
-  let caption;
-  if (current.joined_at) {
-    seconds = (parseTime(current.joined_at) - start) / 1000;
-    caption = `joined in ${seconds.toFixed(1)} s`;
-  } else {
-    seconds = Math.max(0, (serverClock.now() - start) / 1000);
-    caption = seconds < 30 ? "since the request" : seconds < RISK_S ? "past the 30 s mark" : "past 90 s: at risk";
-  }
+  const [seconds, caption, band] = timerReading(current);
   $("elapsed").textContent = formatDuration(seconds);
   $("elapsed-caption").textContent = caption;
-  $("timer").dataset.band = waitClass(seconds);
+  $("timer").dataset.band = band;
+  $("timer").dataset.phase = current.joined_at ? "joined" : "waiting";
   $("timeline-fill").style.width = `${Math.min(100, (seconds / 120) * 100)}%`;
 }
 
@@ -548,6 +560,8 @@ function renderCall() {
   show(localVideo, Boolean(localStream));
   show($("ice-status"), Boolean(current) || call.active);
   show($("media-status"), Boolean(current) || call.active);
+  const gone = remoteCover(call, link, "radiologist", current ? current.state : null);
+  showCover($("remote-cover"), $("state"), gone, current ? current.state : null);
   const placeholder = $("remote-placeholder");
   if (current && call.slow) {
     placeholder.textContent = `No picture or sound from ${current.technologist.full_name} yet. Their camera or microphone may be off.`;

@@ -1,11 +1,13 @@
 // Technologist console: request supervision for a room and an exam, watch the clock, and make the
 // call (the technologist always offers) once the accepting radiologist is in the room.
 
-import { PeerCall, renderCallPills, showLink } from "./call.js";
+import { PeerCall, remoteCover, renderCallPills, showCover, showLink } from "./call.js";
 import { MediaCopy } from "./monitor.js";
 import {
   $,
   api,
+  CANCEL_REASONS,
+  confirmAction,
   currentUser,
   el,
   fillHeader,
@@ -14,32 +16,25 @@ import {
   goToLogin,
   keepScreenOn,
   lastExchange,
+  endedBy,
   Notices,
   parseTime,
-  RISK_S,
   serverClock,
   show,
   SignalingSocket,
   SKIP_REASONS,
   socketPill,
+  timerReading,
   VIA,
-  waitClass,
 } from "./common.js";
 import { loadOnCall } from "./on_call.js";
 import { deviceId, Preflight } from "./preflight.js";
 
 const ACCESSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ROOM_KEY = "standby.tech.room";
-const REASONS = {
-  exam_cancelled: "exam cancelled",
-  patient_declined: "patient declined",
-  no_radiologist: "no radiologist available",
-  technical_problem: "technical problem",
-  requested_in_error: "requested in error",
-  other: "other",
-};
 const MAX_ICE_RETRIES = 5;
 const CHANNELS = { in_app: "in-app", sms: "SMS", voice: "voice call" };
+const ALERT_CHANNELS = { in_app: "on their Standby page", sms: "SMS sent", voice: "phone call" };
 const NO_RADIOLOGIST = "No supervising radiologist — do not inject";
 
 const notices = new Notices($("notices"));
@@ -179,7 +174,7 @@ function fillRooms(rooms) {
               facilityState: facility.state,
             },
           },
-          `${room.name} · ${room.modality}`,
+          `${room.name} · ${room.modality} — ${facility.name}`,
         ),
       );
     }
@@ -208,7 +203,9 @@ $("request-form").addEventListener("submit", async (event) => {
   }
   if (!ACCESSION.test(accession)) {
     notices.error(
-      "The accession number starts with a letter or digit and has only letters, digits, . _ - (up to 64).",
+      accession
+        ? "The accession number starts with a letter or digit and has only letters, digits, . _ - (up to 64)."
+        : "Enter the exam's accession number.",
       "form",
     );
     accessionInput.focus();
@@ -330,14 +327,12 @@ function finishSession(session) {
   $("state").textContent = "ended";
   const where = `${session.room.name}, ${session.facility.name} · accession ${session.accession_number || ""}`;
   $("ended-outcome").textContent = where;
-  let summary;
+  let summary = `${endedBy(session, me)}.`;
   if (session.outcome === "completed") {
     const latency = session.join_latency_ms;
-    summary = `Completed with ${session.radiologist ? session.radiologist.full_name : "the radiologist"}.`;
+    summary += ` Completed with ${session.radiologist ? session.radiologist.full_name : "the radiologist"}.`;
     if (typeof latency === "number") summary += ` Joined ${(latency / 1000).toFixed(1)} s after the request.`;
     summary += ` ${coverageText(session.coverage)}`;
-  } else {
-    summary = `Cancelled: ${REASONS[session.cancel_reason] || session.cancel_reason || "no reason"}.`;
   }
   $("ended-summary").textContent = `${summary} You can request supervision for the next exam below.`;
   $("ended-panel").dataset.outcome = session.outcome || "";
@@ -380,11 +375,12 @@ function renderSession() {
   else if (s.state === "joined") who = `With ${name}`;
   else who = `${name} joined. Connecting video…`;
   $("radiologist").textContent = who;
+  // Cancel (with its reason, at the foot) and End (in the head, once joined) are two controls
+  // in two places: neither changes meaning under a finger as the call comes up.
   const joined = s.state === "joined";
   show($("cancel-controls"), !joined);
-  const end = $("end");
-  end.textContent = joined ? "End session" : "Cancel request";
-  end.dataset.action = joined ? "complete" : "cancel";
+  show($("end"), !joined);
+  show($("complete"), joined);
   renderPaging();
   renderCall();
   tick();
@@ -392,51 +388,50 @@ function renderSession() {
 
 function tick() {
   if (!current) return;
-  const start = parseTime(current.requested_at);
-  let seconds;
-  let caption;
-  if (current.joined_at) {
-    seconds = (parseTime(current.joined_at) - start) / 1000;
-    caption = `joined in ${seconds.toFixed(1)} s`;
-  } else {
-    seconds = Math.max(0, (serverClock.now() - start) / 1000);
-    caption =
-      seconds < 30
-        ? "waiting · best in class is under 30 s"
-        : seconds < RISK_S
-          ? "waiting · past the 30 s mark"
-          : "waiting · past 90 s: at risk";
-  }
-  const exhausted = !current.joined_at && Boolean(paging && paging.exhausted);
-  if (exhausted) caption = "waiting · no radiologist answered";
-  // Paging ran out: the timer is red however short the wait, never green beside "do not inject".
-  const band = exhausted ? "risk" : waitClass(seconds);
+  const [seconds, caption, band] = timerReading(current, paging);
   $("elapsed").textContent = formatDuration(seconds);
   $("elapsed").dataset.seconds = String(Math.floor(seconds));
   $("elapsed-caption").textContent = caption;
   $("timer").dataset.band = band;
+  $("timer").dataset.phase = current.joined_at && current.radiologist ? "joined" : "waiting";
   $("timeline-fill").style.width = `${Math.min(100, (seconds / 120) * 100)}%`;
 }
 
 $("end").addEventListener("click", async () => {
-  if (!current) return;
-  const joined = current.state === "joined";
-  let body;
-  if (joined) {
-    body = { outcome: "completed" };
-  } else {
-    const reason = $("cancel-reason").value;
-    if (!reason) {
-      invalid($("cancel-reason"), true);
-      notices.error("Choose why you cancel the request, then press Cancel request.", "end");
-      $("cancel-reason").focus();
-      return;
-    }
-    body = { outcome: "cancelled", reason };
+  if (!current || current.state === "joined") return;
+  const reason = $("cancel-reason").value;
+  if (!reason) {
+    invalid($("cancel-reason"), true);
+    notices.error("Choose why you cancel the request, then press Cancel request.", "end");
+    $("cancel-reason").focus();
+    return;
   }
   invalid($("cancel-reason"), false);
   notices.clear("end");
-  const button = $("end");
+  const id = current.id;
+  const sure = await confirmAction({
+    title: "Cancel this request?",
+    detail: `Reason: ${CANCEL_REASONS[reason]}. Paging stops and the radiologists paged are told.`,
+    confirm: "Cancel the request",
+    keep: "Keep the request",
+  });
+  if (sure && current && current.id === id) await endSession({ outcome: "cancelled", reason }, $("end"));
+});
+
+$("complete").addEventListener("click", async () => {
+  if (!current || current.state !== "joined") return;
+  const id = current.id;
+  const name = current.radiologist ? current.radiologist.full_name : "the radiologist";
+  const sure = await confirmAction({
+    title: "End the session?",
+    detail: `The call with ${name} ends for both of you and the session is recorded as completed.`,
+    confirm: "End the session",
+    keep: "Stay in the session",
+  });
+  if (sure && current && current.id === id) await endSession({ outcome: "completed" }, $("complete"));
+});
+
+async function endSession(body, button) {
   button.disabled = true;
   try {
     const { session } = await api("POST", `/api/sessions/${current.id}/end`, body);
@@ -448,7 +443,7 @@ $("end").addEventListener("click", async () => {
   } finally {
     button.disabled = false;
   }
-});
+}
 
 $("cancel-reason").addEventListener("change", () => {
   invalid($("cancel-reason"), false);
@@ -569,15 +564,7 @@ function renderPaging() {
     delete alert.dataset.sessionId;
     alert.replaceChildren();
   }
-  if (exhausted) {
-    const told = (p.supervisors_alerted || []).filter((a) => a.status === "sent");
-    const names = [...new Set(told.map((a) => a.name))];
-    alert.querySelector(".paging-alert-supervisors").textContent = names.length
-      ? `Supervisors alerted: ${names.join(", ")}.`
-      : (p.supervisors_alerted || []).length
-        ? "Alerting supervisors…"
-        : "No supervisor is set up for this facility: call your lead.";
-  }
+  if (exhausted) alert.querySelector(".paging-alert-supervisors").textContent = supervisorsText(p);
   if (exhausted && !reasonPreselected) {
     reasonPreselected = true;
     const reason = $("cancel-reason");
@@ -604,6 +591,25 @@ function renderPaging() {
   $("paging-tier").textContent = head;
   $("paging-status").textContent = status;
   $("paging-pages").replaceChildren(...pagedPeople(p.pages || [], p.accepts));
+}
+
+/**
+ * Who of the facility's supervisors was reached, by what, in words. Only an alert that reached a
+ * person counts (an SMS the carrier took, an in-app alert an open page showed); when none did, it
+ * says so plainly.
+ */
+function supervisorsText(p) {
+  const alerts = p.supervisors_alerted || [];
+  if (!alerts.length) return "No supervisor is set up for this facility: call your lead now.";
+  const reached = alerts.filter((a) => a.status === "sent");
+  const waiting = alerts.some((a) => a.status === "pending" || a.status === "sending");
+  if (reached.length) {
+    const lines = reached.map((a) => `${a.name} (${ALERT_CHANNELS[a.channel] || a.channel})`);
+    return `Supervisors alerted: ${lines.join(", ")}.${waiting ? " Alerting others…" : ""}`;
+  }
+  if (waiting) return "Alerting supervisors…";
+  const names = [...new Set(alerts.map((a) => a.name))].join(", ");
+  return `No supervisor could be reached (${names}: not delivered). Call your lead now.`;
 }
 
 // --- the call ---------------------------------------------------------------------------------
@@ -656,6 +662,8 @@ function renderCall() {
   document.body.classList.toggle("with-peer", inCall);
   show($("ice-status"), Boolean(current) || call.active);
   show($("media-status"), Boolean(current) || call.active);
+  const gone = remoteCover(call, link, "technologist", current ? current.state : null);
+  showCover($("remote-cover"), $("state"), gone, current ? current.state : null);
   const placeholder = $("remote-placeholder");
   if (inCall && call.slow) {
     placeholder.textContent =

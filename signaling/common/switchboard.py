@@ -30,6 +30,11 @@ class Switchboard(Protocol):
     async def to_user(self, user_id: int, message: dict[str, Any]) -> None:
         """Every socket of one person."""
 
+    async def to_user_confirmed(
+        self, user_id: int, message: dict[str, Any], timeout_s: float
+    ) -> int:
+        """Every socket of one person; how many of their open pages it reached (0: none)."""
+
     async def to_lobby(self, message: dict[str, Any]) -> None:
         """Every radiologist console."""
 

@@ -1,12 +1,16 @@
 """One worker's switchboard: which local sockets sit in which room or lobby, and the bus channels.
 
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
-is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person.
+is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person;
+``ack:<token>`` carries back how many sockets of a person a confirmed message reached on a worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -17,6 +21,7 @@ log = logging.getLogger(__name__)
 
 TECHNOLOGIST, RADIOLOGIST = "technologist", "radiologist"
 LOBBY = "lobby"
+ACK_SETTLE_S = 0.2  # after the first worker's answer, how long others may still answer
 
 
 def other(role: str) -> str:
@@ -35,6 +40,7 @@ class Hub:
         self._rooms: dict[tuple[str, str], set[Member]] = defaultdict(set)
         self._lobby: set[Member] = set()
         self._users: dict[int, set[Member]] = defaultdict(set)
+        self._acks: dict[str, asyncio.Queue[int]] = {}
 
     async def start(self) -> None:
         await self.bus.start(self._dispatch)
@@ -45,9 +51,18 @@ class Hub:
                 member.on_lobby(message)
             return
         parts = channel.split(":")
+        if len(parts) == 2 and parts[0] == "ack":
+            queue = self._acks.get(parts[1])
+            if queue is not None:
+                queue.put_nowait(int(message.get("reached", 0)))
+            return
         if len(parts) == 2 and parts[0] == "user" and parts[1].isdigit():
-            for member in list(self._users.get(int(parts[1]), ())):
+            members = list(self._users.get(int(parts[1]), ()))
+            for member in members:
                 member.on_user(message)
+            token = message.get("ack")
+            if members and isinstance(token, str):
+                await self.bus.publish(f"ack:{token}", {"reached": len(members)})
             return
         if len(parts) != 3 or parts[0] != "session":
             log.warning("bus: message on unknown channel %s", channel)
@@ -81,6 +96,30 @@ class Hub:
     async def to_user(self, user_id: int, message: dict[str, Any]) -> None:
         """Every socket of that person, on any worker (pages, "covered" notices)."""
         await self.bus.publish(f"user:{user_id}", message)
+
+    async def to_user_confirmed(
+        self, user_id: int, message: dict[str, Any], timeout_s: float
+    ) -> int:
+        """Every socket of that person, on any worker; how many it reached (0: no page open),
+        counted from the workers that answer within ``timeout_s``."""
+        token = uuid.uuid4().hex
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        self._acks[token] = queue
+        reached = 0
+        try:
+            await self.bus.publish(f"user:{user_id}", message | {"ack": token})
+            # The first answer, then a short while for other workers holding more of their pages.
+            async with asyncio.timeout(timeout_s):
+                reached += await queue.get()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ACK_SETTLE_S):
+                    while True:
+                        reached += await queue.get()
+        except TimeoutError:
+            pass
+        finally:
+            del self._acks[token]
+        return reached
 
     def enter_lobby(self, member: Member) -> None:
         self._lobby.add(member)

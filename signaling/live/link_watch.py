@@ -135,6 +135,14 @@ class LinkWatch:
         return gone_s
 
 
+def state_word(view: dict[str, Any]) -> str:
+    """A direction's state as a person would say it: a camera sending black is "black" (a covered
+    lens or a dead camera), not "frozen", though it carries no picture either way."""
+    if view["state"] == "frozen" and "video_black" in view["causes"]:
+        return "black"
+    return str(view["state"])
+
+
 def describe(views: dict[str, dict[str, Any]], verified: bool, monitored: bool) -> str:
     """One line for the session's record: ``verified`` or each direction's state and causes, and
     on what evidence: "client evidence only" when the facility has the monitor off, the directions
@@ -143,7 +151,7 @@ def describe(views: dict[str, dict[str, Any]], verified: bool, monitored: bool) 
         line = "verified two-way live"
     else:
         line = "; ".join(
-            f"{sender}: {v['state']}" + (f" ({', '.join(v['causes'])})" if v["causes"] else "")
+            f"{sender}: {state_word(v)}" + (f" ({', '.join(v['causes'])})" if v["causes"] else "")
             for sender, v in views.items()
         )
     unchecked = [sender for sender, v in views.items() if not v["server_checked"]]

@@ -9,6 +9,7 @@ import socket as _socket
 from collections.abc import Mapping
 from datetime import timedelta
 
+from paging.carrier import CarrierError
 from paging.engine import Engine, Page, Purpose, Sender
 from paging.policy import Channel
 from signaling.common.switchboard import Switchboard
@@ -17,16 +18,29 @@ from signaling.storage.database import SessionFactory
 
 log = logging.getLogger(__name__)
 
+# How long an in-app alert waits to hear that a page of the person's showed it.
+ALERT_CONFIRM_S = 2.0
+NO_PAGE_OPEN = "not delivered: no Standby page open"
+
 
 class InAppSender:
-    """The in-app channel: a ``page`` message to every open console of the person, any worker."""
+    """The in-app channel: a ``page`` message to every open console of the person, any worker.
+
+    An alert (paging ran out) counts as sent only when it reached an open page of the person: a
+    supervisor with no Standby page open was not alerted, and the technologist must not be told
+    they were. (A page to a radiologist is sent to the lobby's consoles as before: their tiers
+    page them by SMS and voice too.)"""
 
     def __init__(self, hub: Switchboard) -> None:
         self.hub = hub
 
     async def send(self, page: Page) -> str:
         if page.purpose == Purpose.ALERT:
-            await self.hub.to_user(page.user_id, {"kind": "alert", "session_id": page.session_id})
+            reached = await self.hub.to_user_confirmed(
+                page.user_id, {"kind": "alert", "session_id": page.session_id}, ALERT_CONFIRM_S
+            )
+            if not reached:
+                raise CarrierError(NO_PAGE_OPEN, retryable=False)
         else:
             await self.hub.to_user(
                 page.user_id, {"kind": "page", "session_id": page.session_id, "tier": page.tier}

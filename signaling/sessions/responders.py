@@ -121,7 +121,9 @@ async def release(worker: Worker, principal: Principal, session_id: str) -> Supe
         now = utc_now()
         s, took = await supervision.release(db, principal, session_id, now)
         if took:
-            await worker.pager.repage(db, s.id, now, "handed back before the call was up")
+            await worker.pager.repage(
+                db, s.id, now, "handed back before the call was up", released=True
+            )
         elif await supervision.standing_accepts(db, s.id) == 0:
             await worker.pager.resume(db, s.id)
     worker.pager.poke()

@@ -83,11 +83,25 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
         "joined_at": iso_ms(s.joined_at),
         "ended_at": iso_ms(s.ended_at),
         "join_latency_ms": latency,
+        "ended_by": _ended_by(s),
         "coverage": s.coverage,
     }
     if with_accession:
         body["accession_number"] = s.accession_number
     return body
+
+
+def _ended_by(s: SupervisionSession) -> dict[str, Any] | None:
+    """Who ended the session, and as what: the other side is told "Dr Diaz ended the session"."""
+    if s.ended_by is None:
+        return None
+    if s.ended_by_id == s.technologist_id:
+        role = Participant.TECHNOLOGIST
+    elif s.ended_by_id == s.radiologist_id:
+        role = Participant.RADIOLOGIST
+    else:
+        role = "staff"  # a supervisor or an admin, from their console or the API
+    return {"id": s.ended_by.id, "full_name": s.ended_by.full_name, "role": role}
 
 
 def participant_role(s: SupervisionSession, principal: Principal) -> str | None:

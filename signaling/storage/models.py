@@ -186,6 +186,7 @@ class SupervisionSession(Base):
     room: Mapped[Room] = relationship(lazy="joined")
     technologist: Mapped[User] = relationship(foreign_keys=[technologist_id], lazy="joined")
     radiologist: Mapped[User | None] = relationship(foreign_keys=[radiologist_id], lazy="joined")
+    ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id], lazy="joined")
     accepts: Mapped[list[SessionAccept]] = relationship(
         order_by="SessionAccept.accepted_at", lazy="selectin", viewonly=True
     )

@@ -178,7 +178,7 @@ async def test_request_accept_join_with_two_way_video(
         )
         assert await side.evaluate("() => document.getElementById('local-video').videoWidth") > 0
     await expect(tech.locator("#radiologist")).to_contain_text("Dr Ray Diaz")
-    await expect(tech.locator("#elapsed-caption")).to_contain_text("joined in")
+    await expect(tech.locator("#elapsed-caption")).to_contain_text("in session · joined")
     # Both pages report what they receive once a second; the server finds both directions live.
     for side in (tech, rad):
         await expect(side.locator("body")).to_have_attribute("data-link", "verified", timeout=8_000)
@@ -264,14 +264,17 @@ async def test_request_accept_join_with_two_way_video(
     ), link_events
 
     # The technologist ends it; both consoles see it end, and the technologist can go on.
-    await expect(tech.locator("#end")).to_have_text("End session")
-    await tech.click("#end")
+    await expect(tech.locator("#end")).to_be_hidden()  # Cancel is gone, End is elsewhere
+    await tech.click("#complete")
+    await tech.click('[data-testid="confirm-yes"]')
     await expect(tech.locator("#ended-panel")).to_have_attribute("data-outcome", "completed")
     await expect(tech.locator("#ended-summary")).to_contain_text("Completed with Dr Ray Diaz")
     await expect(tech.locator("#request")).to_be_enabled()
     await expect(rad.locator("#lobby")).to_be_visible()
     await expect(rad.locator("#call-panel")).to_be_hidden()
-    await expect(rad.locator("#notices")).to_contain_text("completed")
+    await expect(rad.locator("#notices")).to_contain_text(
+        "The technologist, Tina Torres, ended the session"
+    )
     for side in (tech, rad):
         await expect(side.locator("#media-status")).to_have_attribute("data-state", "idle")
     ended = await stored_session(server, session_id)
@@ -313,6 +316,7 @@ async def test_cancel_needs_reason_clears_the_lobby_and_allows_a_new_request(
 
     await tech.select_option("#cancel-reason", "exam_cancelled")
     await tech.click("#end")
+    await tech.click('[data-testid="confirm-yes"]')
     await expect(tech.locator("#ended-panel")).to_have_attribute("data-outcome", "cancelled")
     await expect(tech.locator("#ended-summary")).to_contain_text("exam cancelled")
     await expect(item).to_have_count(0)  # closed on the radiologist's console, live

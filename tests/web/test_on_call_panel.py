@@ -83,6 +83,7 @@ async def test_techeast_sees_dr_patel_on_call_for_east(
     await expect(box).to_be_hidden()
     await tech.select_option("#cancel-reason", "requested_in_error")
     await tech.click("#end")
+    await tech.click('[data-testid="confirm-yes"]')
     await expect(tech.locator("#ended-panel")).to_be_visible()
     await expect(primary).to_have_text("primary Dr Anya Patel")
     tech_w.check()

@@ -80,6 +80,7 @@ async def test_technologist_sees_the_tiers_then_do_not_inject(
     await no_phone_numbers(tech)
 
     await tech.click("#end")
+    await tech.click('[data-testid="confirm-yes"]')
     await expect(tech.locator("#ended-panel")).to_have_attribute("data-outcome", "cancelled")
     await expect(tech.locator("#ended-summary")).to_contain_text("no radiologist available")
     await expect(tech.locator("#paging-alert")).to_be_hidden()

@@ -95,6 +95,31 @@ async def test_the_test_button_says_what_works_within_5_s(
     watched.check()
 
 
+IN_VIEW = """(node) => { const r = node.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight && window.scrollY === 0; }"""
+
+
+async def test_the_result_is_in_view_on_a_laptop_and_counts_until_only_where_required(
+    server: LiveServer, pages: Pages
+) -> None:
+    """A technologist on a 1366x768 laptop tests her setup: the whole result is on the screen
+    without scrolling, and, as none of her facilities requires the check, it does not say how
+    long it "counts"."""
+    watched = await pages.open(viewport={"width": 1366, "height": 768})
+    tech = watched.page
+    await sign_in(tech, server, "tech", "/tech")
+    await click_test_and_read(tech)
+    results = tech.get_by_test_id("preflight-results")
+    await expect(results.locator("li")).to_have_count(3)
+    status = tech.get_by_test_id("preflight-status")
+    await expect(status).to_contain_text("passed at")
+    await expect(status).not_to_contain_text("counts until")
+    await screenshot(tech, "preflight-tech-1366x768")
+    assert await results.evaluate(IN_VIEW), "the result is below the fold at 1366x768"
+    assert await status.evaluate(IN_VIEW)
+    watched.check()
+
+
 async def test_a_required_check_is_one_tap_away_when_the_request_is_refused(
     server: LiveServer, pages: Pages
 ) -> None:
@@ -122,6 +147,8 @@ async def test_a_required_check_is_one_tap_away_when_the_request_is_refused(
         "data-state", "passed", timeout=CLICK_TO_VERDICT_MS
     )
     await expect(tech.locator(".notice-info")).to_contain_text("Test passed")
+    # Where the check is required, the result says how long it counts.
+    await expect(tech.get_by_test_id("preflight-status")).to_contain_text("counts until")
     session_id = await request_supervision(tech, "North Imaging Center", "CT1", "PF-1")
     assert session_id
     watched.check()

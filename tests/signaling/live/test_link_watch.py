@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from signaling.live.link_watch import LinkWatch
+from signaling.live.link_watch import LinkWatch, describe
 from tests.signaling.live.test_link import stats
 
 
@@ -46,3 +46,27 @@ def test_a_loss_is_overdue_once_past_the_window_and_again_only_after_it_came_bac
             break
     else:
         raise AssertionError("a second loss was never overdue")
+
+
+def test_a_black_camera_is_recorded_as_black_not_frozen() -> None:
+    """The record's line calls a camera the server sees sending black "black"; a still picture
+    stays "frozen"."""
+    views = {
+        "technologist": {
+            "state": "frozen",
+            "causes": ["video_black"],
+            "video": False,
+            "audio": True,
+            "server_checked": True,
+        },
+        "radiologist": {
+            "state": "frozen",
+            "causes": ["video_frozen"],
+            "video": False,
+            "audio": True,
+            "server_checked": True,
+        },
+    }
+    assert describe(views, False, True) == (
+        "technologist: black (video_black); radiologist: frozen (video_frozen)"
+    )

@@ -251,14 +251,41 @@ async def test_running_out_alerts_the_facilitys_supervisors(
     assert sms.body.startswith("Standby ALERT")
     summary = await paging_summary(phone_server, tech, session["id"])
     assert summary["exhausted"] is True
-    assert {(a["name"], a["channel"]) for a in summary["supervisors_alerted"]} == {
-        ("Sue Pier", "in_app"),
-        ("Sue Pier", "sms"),
+    alerts = await settled_alerts(phone_server, tech, session["id"])
+    assert {(a["name"], a["channel"], a["status"]) for a in alerts} == {
+        ("Sue Pier", "in_app", "sent"),
+        ("Sue Pier", "sms", "sent"),
     }
     assert "+1555" not in str(summary)
     # A supervisor's "YES" is not a radiologist's accept.
     reply = await fake_twilio.reply_sms(PIER, "YES", f"{phone_server.url}/twilio/sms")
     assert "no open page" in reply.text
+
+
+async def settled_alerts(server: LiveServer, token: str, session_id: str) -> list[dict[str, Any]]:
+    """The supervisors' alerts once none is still on its way (pending or sending)."""
+    alerts: list[dict[str, Any]] = []
+    for _ in range(100):
+        alerts = (await paging_summary(server, token, session_id))["supervisors_alerted"]
+        if alerts and all(a["status"] not in ("pending", "sending") for a in alerts):
+            break
+        await asyncio.sleep(0.1)
+    return alerts
+
+
+async def test_an_in_app_alert_with_no_page_open_is_not_counted_as_alerting(
+    phone_server: LiveServer, fake_twilio: FakeTwilio
+) -> None:
+    """Paging runs out at PORT while its supervisor has no Standby page open: the in-app alert is
+    recorded as not delivered (the technologist is not told she was alerted that way); the SMS that
+    reached the carrier still counts."""
+    tech, session = await port_request(phone_server)
+    await fake_twilio.expect_sms(HARBOR)
+    await fake_twilio.expect_sms(PIER, timeout=10)
+    by_channel = {a["channel"]: a for a in await settled_alerts(phone_server, tech, session["id"])}
+    assert by_channel["in_app"]["status"] == "failed"
+    assert by_channel["in_app"]["detail"] == "not delivered: no Standby page open"
+    assert by_channel["sms"]["status"] == "sent"
 
 
 async def test_webhooks_for_unknown_pages_and_oversized_bodies(
