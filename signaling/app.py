@@ -42,6 +42,7 @@ from signaling.http.edge import EdgeGuard
 from signaling.live import socket
 from signaling.live.bus import make_bus
 from signaling.live.hub import Hub
+from signaling.live.login_check import LoginCheck
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.services import Services
@@ -104,6 +105,9 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
+        login_check = LoginCheck(db, settings.login_recheck_s)
+        app.state.login_check = login_check
+        login_loop = asyncio.create_task(login_check.run(stopping), name="login-check")
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
         try:
             yield
@@ -111,6 +115,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             stopping.set()
             await app.state.preflight.close()
             await pager_loop
+            await login_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()

@@ -6,9 +6,11 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
 ├── Conflict           409      the thing is in another state than the action expects
 │   ├── IllegalTransition       a session state machine refused a transition
-│   └── MonitorOff              the facility has the server's media monitor turned off
+│   ├── MonitorOff              the facility has the server's media monitor turned off
+│   └── RoomBusy                the room already has as many open sessions as it may
 ├── InvalidInput       422      well-formed request with a value we cannot accept
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
+├── TooManyOpen        429      the technologist already has as many open sessions as they may
 └── Unavailable        503      this worker cannot take more of something now (retry later)
     ├── MonitorsFull            every media monitor slot of this worker is in use
     ├── Busy                    this worker runs as many pre-flight checks as it may
@@ -60,6 +62,10 @@ class MonitorOff(Conflict):
     code = "monitor_off"
 
 
+class RoomBusy(Conflict):
+    code = "room_busy"
+
+
 class InvalidInput(StandbyError):
     status_code = 422
     code = "invalid_input"
@@ -68,6 +74,11 @@ class InvalidInput(StandbyError):
 class PreflightRequired(StandbyError):
     status_code = 428
     code = "preflight_required"
+
+
+class TooManyOpen(StandbyError):
+    status_code = 429
+    code = "too_many_open_sessions"
 
 
 class Unavailable(StandbyError):

@@ -2,12 +2,19 @@
 
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
 is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person.
+
+A login that ends (logout, expiry, account disabled) is announced on its person's channel
+(``login_ended``). Every worker remembers it for a while and drops any room message a socket of that
+login published: the bus delivers in publish order, so nothing a socket sends after the announcement
+reaches a peer, on any worker, even before its own worker has closed it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from signaling.common.switchboard import Member
@@ -17,6 +24,9 @@ log = logging.getLogger(__name__)
 
 TECHNOLOGIST, RADIOLOGIST = "technologist", "radiologist"
 LOBBY = "lobby"
+LOGIN_ENDED = "login_ended"
+# Long past any socket's own re-check of its login (``STANDBY_LOGIN_RECHECK_S``).
+REMEMBER_ENDED_S = 600.0
 
 
 def other(role: str) -> str:
@@ -35,6 +45,7 @@ class Hub:
         self._rooms: dict[tuple[str, str], set[Member]] = defaultdict(set)
         self._lobby: set[Member] = set()
         self._users: dict[int, set[Member]] = defaultdict(set)
+        self._ended: dict[int, float] = {}  # login id -> when this worker heard it ended
 
     async def start(self) -> None:
         await self.bus.start(self._dispatch)
@@ -46,12 +57,13 @@ class Hub:
             return
         parts = channel.split(":")
         if len(parts) == 2 and parts[0] == "user" and parts[1].isdigit():
-            for member in list(self._users.get(int(parts[1]), ())):
-                member.on_user(message)
+            self._to_local_user(int(parts[1]), message)
             return
         if len(parts) != 3 or parts[0] != "session":
             log.warning("bus: message on unknown channel %s", channel)
             return
+        if message.get("login") in self._ended:
+            return  # sent by a socket whose login had already ended
         for member in list(self._rooms.get((parts[1], parts[2]), ())):
             try:
                 await member.on_room(message)
@@ -78,9 +90,34 @@ class Hub:
             if not members:
                 del self._users[user_id]
 
+    def _to_local_user(self, user_id: int, message: dict[str, Any]) -> None:
+        if message.get("kind") == LOGIN_ENDED:
+            self._remember_ended(message["logins"])
+        for member in list(self._users.get(user_id, ())):
+            member.on_user(message)
+
+    def _remember_ended(self, login_ids: Iterable[int]) -> None:
+        now = time.monotonic()
+        for login_id in login_ids:
+            self._ended.setdefault(login_id, now)
+        stale = [i for i, at in self._ended.items() if now - at > REMEMBER_ENDED_S]
+        for login_id in stale:
+            del self._ended[login_id]
+
+    def has_ended(self, login_id: int) -> bool:
+        """Whether this worker has heard that this login ended."""
+        return login_id in self._ended
+
     async def to_user(self, user_id: int, message: dict[str, Any]) -> None:
         """Every socket of that person, on any worker (pages, "covered" notices)."""
         await self.bus.publish(f"user:{user_id}", message)
+
+    async def end_logins(self, user_id: int, login_ids: list[int], reason: str) -> None:
+        """Close the sockets of these logins of one person, on every worker. This worker's close
+        at once, whether or not the bus is up (BusUnavailable: the others' own re-check will)."""
+        message = {"kind": LOGIN_ENDED, "logins": login_ids, "reason": reason}
+        self._to_local_user(user_id, message)
+        await self.to_user(user_id, message)
 
     def enter_lobby(self, member: Member) -> None:
         self._lobby.add(member)
