@@ -237,7 +237,8 @@ async def open_session(
     # Locked (PostgreSQL; SQLite has one writer), person then room, so two workers opening at
     # once count one after the other.
     await db.scalar(select(User.id).where(User.id == principal.id).with_for_update())
-    room = await db.scalar(select(Room).where(Room.id == room_id).with_for_update())
+    await db.scalar(select(Room.id).where(Room.id == room_id).with_for_update())
+    room = await db.get(Room, room_id)
     if room is None or not room.active:
         raise NotFound(f"no active room {room_id}")
     if room.facility_id not in principal.facility_ids:
