@@ -228,6 +228,9 @@ def main() -> None:
             "STANDBY_DATABASE_URL": url,
             "STANDBY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "STANDBY_LOG_LEVEL": "WARNING",
+            # one technologist opens every session in one room: paging load, not a real room
+            "STANDBY_ROOM_OPEN_SESSIONS_MAX": "0",
+            "STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX": "0",
             **fake.env(),
         }
         if args.workers > 1:

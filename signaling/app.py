@@ -43,6 +43,7 @@ from signaling.http.edge import EdgeGuard
 from signaling.live import socket
 from signaling.live.bus import make_bus
 from signaling.live.hub import Hub
+from signaling.live.login_check import LoginCheck
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.services import Services
@@ -122,6 +123,9 @@ def create_app(
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
         phases.done("services")
+        login_check = LoginCheck(db, settings.login_recheck_s)
+        app.state.login_check = login_check
+        login_loop = asyncio.create_task(login_check.run(stopping), name="login-check")
         bus = "redis" if settings.redis_url else "in-process"
         log.info("standby ready (%s bus) in %s", bus, phases.summary())
         try:
@@ -130,6 +134,7 @@ def create_app(
             stopping.set()
             await app.state.preflight.close()
             await pager_loop
+            await login_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()

@@ -64,7 +64,20 @@ class Settings(BaseSettings):
     ice_transport_policy: Literal["all", "relay"] = "all"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    session_idle_minutes: int = Field(default=12 * 60, ge=1)
+    # A login ends after this long without use (fractions allowed: tests use seconds).
+    session_idle_minutes: float = Field(default=12 * 60, gt=0)
+    # Every worker re-reads the logins its sockets hold this often, and closes those that ended
+    # (the backstop when the bus did not carry a logout, and how expiry closes a socket).
+    login_recheck_s: float = Field(default=2.0, gt=0, le=60)
+    # At most this many sockets per login, across workers: the newest opening closes the oldest.
+    sockets_per_login: int = Field(default=4, ge=1, le=100)
+    # Each socket's message budget (token bucket): this many a second, bursts up to
+    # ``socket_messages_burst``; 0 turns the budget off.
+    socket_messages_per_s: float = Field(default=20.0, ge=0, le=10_000)
+    socket_messages_burst: int = Field(default=40, ge=1, le=100_000)
+    # Open (not ended) supervision sessions at once: per technologist and per room; 0 = no limit.
+    technologist_open_sessions_max: int = Field(default=3, ge=0, le=1000)
+    room_open_sessions_max: int = Field(default=1, ge=0, le=1000)
     # An accept holds further tiers this long; if the radiologist has not joined by then, paging
     # goes on (the accept still stands: they may still join).
     accept_grace_s: float = Field(default=30.0, gt=0, le=600)

@@ -42,6 +42,13 @@ class Services:
         async with self.db() as db, db.begin():
             return await logins.resolve(db, self.settings.secret_key, token, utc_now(), self.idle)
 
+    async def login_for(self, token: str | None) -> logins.Login | None:
+        """``login_of`` with the login itself (its id and expiry), for a socket that holds it."""
+        async with self.db() as db, db.begin():
+            return await logins.resolve_login(
+                db, self.settings.secret_key, token, utc_now(), self.idle
+            )
+
     def ice_servers(self, user_id: int) -> list[dict[str, object]]:
         """The configured ICE servers, plus TURN with credentials of this user's own that expire
         after ``STANDBY_TURN_TTL_S``."""

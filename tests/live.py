@@ -228,6 +228,18 @@ class Socket:
             if message["type"] == kind:
                 return message
 
+    async def until_closed(self, timeout: float = 15.0) -> tuple[int, str]:
+        """Read (keeping what arrives in ``seen``) until the server closes; its code and reason.
+        TimeoutError if it stays open that long."""
+        try:
+            while True:
+                await self.next(timeout)
+        except websockets.ConnectionClosed as closed:
+            received = closed.rcvd
+        if received is None:
+            raise AssertionError("the socket closed without a close frame")
+        return received.code, received.reason
+
 
 @contextlib.asynccontextmanager
 async def connect(server: LiveServer, token: str | None, **headers: str) -> AsyncIterator[Socket]:

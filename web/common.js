@@ -367,15 +367,17 @@ export class SignalingSocket {
     this._stopPing();
     this.ws = null;
     if (this.stopped) return;
-    if (code === 4401) {
+    // 4401 no login; 4440 logged out, 4441 expired, 4442 account disabled (on any worker)
+    if (code === 4401 || code === 4440 || code === 4441 || code === 4442) {
       this.stopped = true;
       this._status("unauthenticated", { code });
       goToLogin();
       return;
     }
-    if (code === 4409 || code === 4403) {
+    // 4430: this login opened more sockets elsewhere and this, the oldest, was closed
+    if (code === 4409 || code === 4430 || code === 4403) {
       this.stopped = true;
-      this._status(code === 4409 ? "replaced" : "forbidden", { code });
+      this._status(code === 4403 ? "forbidden" : "replaced", { code });
       return;
     }
     const base = code === 4429 ? 5000 : 500;

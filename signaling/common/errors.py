@@ -6,11 +6,13 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
 ├── Conflict           409      the thing is in another state than the action expects
 │   ├── IllegalTransition       a session state machine refused a transition
-│   └── MonitorOff              the facility has the server's media monitor turned off
+│   ├── MonitorOff              the facility has the server's media monitor turned off
+│   └── RoomBusy                the room already has as many open sessions as it may
 ├── InvalidInput       422      well-formed request with a value we cannot accept
 │   └── NoUsableCandidate       an offer none of whose ICE candidates the server's peer may use
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
 ├── TooManyAttempts    429      too many failed logins from this address: wait ``retry_after_s``
+├── TooManyOpen        429      the technologist already has as many open sessions as they may
 └── Unavailable        503      this worker cannot take more of something now (retry later)
     ├── MonitorsFull            every media monitor slot of this worker is in use
     ├── Busy                    this worker runs as many pre-flight checks as it may
@@ -62,6 +64,10 @@ class MonitorOff(Conflict):
     code = "monitor_off"
 
 
+class RoomBusy(Conflict):
+    code = "room_busy"
+
+
 class InvalidInput(StandbyError):
     status_code = 422
     code = "invalid_input"
@@ -90,6 +96,9 @@ class TooManyAttempts(StandbyError):
             f"too many failed logins from this address; try again in {retry_after_s} s"
         )
         self.retry_after_s = retry_after_s
+class TooManyOpen(StandbyError):
+    status_code = 429
+    code = "too_many_open_sessions"
 
 
 class Unavailable(StandbyError):

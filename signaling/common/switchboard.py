@@ -38,6 +38,13 @@ class Switchboard(Protocol):
     async def to_lobby(self, message: dict[str, Any]) -> None:
         """Every radiologist console."""
 
+    async def end_logins(self, user_id: int, login_ids: list[int], reason: str) -> None:
+        """Close every socket of these logins of one person, on any worker (``reason``: an
+        ``accounts.logins.Ended``). Raises BusUnavailable when only this worker's could be."""
+
+    def has_ended(self, login_id: int) -> bool:
+        """Whether this worker has heard that this login ended."""
+
     def enter_room(self, session_id: str, role: str, member: Member) -> None: ...
 
     def leave_room(self, session_id: str, role: str, member: Member) -> None: ...

@@ -229,6 +229,8 @@ class DirectoryFile(_Strict):
 class LoadReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # user id -> the logins disabling that user ended (their sockets are to be closed)
+    ended_logins: dict[int, list[int]] = field(default_factory=dict)
 
     def count(self, kind: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -310,7 +312,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
         if user.id is not None and user.active and not user_spec.active:
             # Disabling ends open logins, as `standby user disable` does: re-enabling later must
             # not bring back a cookie from before.
-            await logins.revoke_all(db, user.id, utc_now())
+            report.ended_logins[user.id] = await logins.revoke_all(db, user.id, utc_now())
         user.full_name, user.credentials, user.active = (
             user_spec.full_name,
             user_spec.credentials,

@@ -14,12 +14,14 @@ from fastapi import APIRouter, Depends, Response, status
 
 from paging.policy import EscalationPolicy
 from paging.schedule import Schedule
+from signaling.accounts.logins import Ended
 from signaling.accounts.principal import Principal
 from signaling.accounts.roles import Role
-from signaling.common.errors import Forbidden, InvalidInput
+from signaling.common.errors import BusUnavailable, Forbidden, InvalidInput
 from signaling.directory import edits
 from signaling.directory.file import DirectoryFile, LoadReport, UserSpec
-from signaling.http.deps import CurrentUser, Db
+from signaling.http.deps import CurrentUser, Db, ServicesDep
+from signaling.services import Services
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/admin")
@@ -43,6 +45,15 @@ def _same(what: str, in_path: str, in_body: str) -> None:
         raise InvalidInput(f"body.{what}: expected {in_path!r} as in the path, got {in_body!r}")
 
 
+async def _close_sockets(services: Services, report: LoadReport) -> None:
+    """After the commit: the sockets of the users this edit disabled close, on every worker."""
+    for user_id, login_ids in report.ended_logins.items():
+        try:
+            await services.hub.end_logins(user_id, login_ids, Ended.DISABLED)
+        except BusUnavailable:
+            log.warning("user %s disabled: bus unavailable; workers close on re-check", user_id)
+
+
 def _status(response: Response, report: LoadReport, kind: str) -> None:
     if report.created.get(kind):
         response.status_code = status.HTTP_201_CREATED
@@ -55,9 +66,13 @@ async def get_directory(_: Admin, db: Db) -> dict[str, Any]:
 
 
 @router.put("/directory")
-async def put_directory(body: DirectoryFile, principal: Admin, db: Db) -> dict[str, Any]:
+async def put_directory(
+    body: DirectoryFile, principal: Admin, services: ServicesDep
+) -> dict[str, Any]:
     """Apply a directory-file document exactly as ``standby load-directory`` does."""
-    report = await edits.apply(db, body)
+    async with services.db() as db, db.begin():
+        report = await edits.apply(db, body)
+    await _close_sockets(services, report)
     log.info("directory: %s (admin %s)", report.summary(), principal.id)
     return _report(report)
 
@@ -69,14 +84,18 @@ async def get_user(username: str, _: Admin, db: Db) -> dict[str, Any]:
 
 @router.put("/users/{username}")
 async def put_user(
-    username: str, body: UserSpec, principal: Admin, db: Db, response: Response
+    username: str, body: UserSpec, principal: Admin, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
-    """Create or replace one user's entry (roles, facilities, licenses, privileges, contact, cap)."""
+    """Create or replace one user's entry (roles, facilities, licenses, privileges, contact, cap);
+    ``active: false`` ends the user's logins and closes their sockets on every worker."""
     _same("username", username, body.username)
-    report = await edits.put_user(db, body)
+    async with services.db() as db, db.begin():
+        report = await edits.put_user(db, body)
+        user = await edits.export_user(db, username)
+    await _close_sockets(services, report)
     log.info("directory: user %s: %s (admin %s)", username, report.summary(), principal.id)
     _status(response, report, "users")
-    return {"user": await edits.export_user(db, username)} | _report(report)
+    return {"user": user} | _report(report)
 
 
 @router.get("/schedules/{code}")

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from signaling.accounts import logins
 from signaling.accounts.login_throttle import Attempt, LoginThrottle
+from signaling.accounts.logins import Ended
 from signaling.clock import iso_ms, utc_now
-from signaling.common.errors import NotAuthenticated
+from signaling.common.errors import BusUnavailable, NotAuthenticated
 from signaling.http.client_address import client_address
 from signaling.http.deps import CurrentUser, Db, ServicesDep
 
@@ -56,10 +57,21 @@ async def login(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(request: Request, response: Response, services: ServicesDep, db: Db) -> None:
+async def logout(request: Request, response: Response, services: ServicesDep) -> None:
+    """End this login, then close its sockets on every worker (after the commit, so a socket
+    re-checking meanwhile finds it ended). The bus away does not undo a logout: each worker's
+    re-check of its sockets' logins closes them within ``STANDBY_LOGIN_RECHECK_S``."""
     token = request.cookies.get(services.settings.cookie_name)
+    ended = None
     if token:
-        await logins.logout(db, services.settings.secret_key, token, utc_now())
+        async with services.db() as db, db.begin():
+            ended = await logins.logout(db, services.settings.secret_key, token, utc_now())
+    if ended is not None:
+        login_id, user_id = ended
+        try:
+            await services.hub.end_logins(user_id, [login_id], Ended.LOGGED_OUT)
+        except BusUnavailable:
+            log.warning("logout: bus unavailable; other workers close the sockets on re-check")
     response.delete_cookie(
         services.settings.cookie_name, path="/", secure=True, httponly=True, samesite="strict"
     )

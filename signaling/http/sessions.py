@@ -72,7 +72,14 @@ async def open_session(
 ) -> dict[str, Any]:
     async with services.db() as db, db.begin():
         now = utc_now()
-        s = await supervision.open_session(db, principal, body.room_id, body.accession_number, now)
+        settings = services.settings
+        limits = supervision.OpenLimits(
+            per_technologist=settings.technologist_open_sessions_max,
+            per_room=settings.room_open_sessions_max,
+        )
+        s = await supervision.open_session(
+            db, principal, body.room_id, body.accession_number, now, limits
+        )
         # After the room checks (their errors come first); refusing rolls the session back.
         await preflight.require(
             db, principal.id, s.facility, body.device_id, now, services.preflight_valid_for

@@ -3,6 +3,11 @@
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
 is connected; ``lobby`` reaches every radiologist console; ``user:<id>`` every socket of one person;
 ``ack:<token>`` carries back how many sockets of a person a confirmed message reached on a worker.
+
+A login that ends (logout, expiry, account disabled) is announced on its person's channel
+(``login_ended``). Every worker remembers it for a while and drops any room message a socket of that
+login published: the bus delivers in publish order, so nothing a socket sends after the announcement
+reaches a peer, on any worker, even before its own worker has closed it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from signaling.common.switchboard import Member
@@ -22,6 +29,9 @@ log = logging.getLogger(__name__)
 TECHNOLOGIST, RADIOLOGIST = "technologist", "radiologist"
 LOBBY = "lobby"
 ACK_SETTLE_S = 0.2  # after the first worker's answer, how long others may still answer
+LOGIN_ENDED = "login_ended"
+# Long past any socket's own re-check of its login (``STANDBY_LOGIN_RECHECK_S``).
+REMEMBER_ENDED_S = 600.0
 
 
 def other(role: str) -> str:
@@ -41,6 +51,7 @@ class Hub:
         self._lobby: set[Member] = set()
         self._users: dict[int, set[Member]] = defaultdict(set)
         self._acks: dict[str, asyncio.Queue[int]] = {}
+        self._ended: dict[int, float] = {}  # login id -> when this worker heard it ended
 
     async def start(self) -> None:
         await self.bus.start(self._dispatch)
@@ -57,16 +68,17 @@ class Hub:
                 queue.put_nowait(int(message.get("reached", 0)))
             return
         if len(parts) == 2 and parts[0] == "user" and parts[1].isdigit():
-            members = list(self._users.get(int(parts[1]), ()))
-            for member in members:
-                member.on_user(message)
+            user_id = int(parts[1])
+            reached = self._to_local_user(user_id, message)
             token = message.get("ack")
-            if members and isinstance(token, str):
-                await self.bus.publish(f"ack:{token}", {"reached": len(members)})
+            if reached and isinstance(token, str):
+                await self.bus.publish(f"ack:{token}", {"reached": reached})
             return
         if len(parts) != 3 or parts[0] != "session":
             log.warning("bus: message on unknown channel %s", channel)
             return
+        if message.get("login") in self._ended:
+            return  # sent by a socket whose login had already ended
         for member in list(self._rooms.get((parts[1], parts[2]), ())):
             try:
                 await member.on_room(message)
@@ -92,6 +104,27 @@ class Hub:
             members.discard(member)
             if not members:
                 del self._users[user_id]
+
+    def _to_local_user(self, user_id: int, message: dict[str, Any]) -> int:
+        """Hand it to this worker's sockets of that person; how many there were."""
+        if message.get("kind") == LOGIN_ENDED:
+            self._remember_ended(message["logins"])
+        members = list(self._users.get(user_id, ()))
+        for member in members:
+            member.on_user(message)
+        return len(members)
+
+    def _remember_ended(self, login_ids: Iterable[int]) -> None:
+        now = time.monotonic()
+        for login_id in login_ids:
+            self._ended.setdefault(login_id, now)
+        stale = [i for i, at in self._ended.items() if now - at > REMEMBER_ENDED_S]
+        for login_id in stale:
+            del self._ended[login_id]
+
+    def has_ended(self, login_id: int) -> bool:
+        """Whether this worker has heard that this login ended."""
+        return login_id in self._ended
 
     async def to_user(self, user_id: int, message: dict[str, Any]) -> None:
         """Every socket of that person, on any worker (pages, "covered" notices)."""
@@ -120,6 +153,12 @@ class Hub:
         finally:
             del self._acks[token]
         return reached
+    async def end_logins(self, user_id: int, login_ids: list[int], reason: str) -> None:
+        """Close the sockets of these logins of one person, on every worker. This worker's close
+        at once, whether or not the bus is up (BusUnavailable: the others' own re-check will)."""
+        message = {"kind": LOGIN_ENDED, "logins": login_ids, "reason": reason}
+        self._to_local_user(user_id, message)
+        await self.to_user(user_id, message)
 
     def enter_lobby(self, member: Member) -> None:
         self._lobby.add(member)

@@ -3,6 +3,13 @@
 A malformed frame is answered with an ``error`` and the socket stays open: losing the call over a bad
 message would hurt the patient more than the message did. The socket closes only when it must (see
 ``CloseCode``).
+
+A socket holds one login. When that login ends (logout, expiry, the account disabled) the socket is
+closed with a code saying which, and nothing it sends from then on is acted on or relayed: each
+message is checked against the login first (see ``Connection.login_stands`` and ``live.hub``).
+Each login keeps at most ``STANDBY_SOCKETS_PER_LOGIN`` sockets across workers: the newest opening
+closes the oldest, so a radiologist re-opening the console on a phone is never locked out by a tab
+left open at the desk.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from signaling.accounts.principal import Principal
+from signaling.accounts.logins import Ended, Login
 from signaling.accounts.roles import Role
 from signaling.clock import utc_now
-from signaling.common.errors import StandbyError
+from signaling.common.errors import BusUnavailable, StandbyError
 from signaling.directory.queries import eligible_facility_ids
+from signaling.live.budget import MessageBudget, Verdict
 from signaling.live.close_codes import CloseCode
 from signaling.live.hub import other
 from signaling.live.link_watch import TICK_S, LinkWatch, describe
+from signaling.live.login_check import LoginCheck
 from signaling.live.protocol import (
     Answer,
     Candidate,
@@ -66,8 +75,13 @@ from signaling.sessions.state import SessionState
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 512
-RATE_LIMIT_PER_SECOND = 200
 ELIGIBILITY_REFRESH = timedelta(seconds=60)
+SOCKET_OPENED, SOCKET_CLOSED = "socket_opened", "socket_closed"
+LOGIN_ENDED_CLOSE: dict[Ended, tuple[CloseCode, str]] = {
+    Ended.LOGGED_OUT: (CloseCode.LOGGED_OUT, "you logged out"),
+    Ended.EXPIRED: (CloseCode.LOGIN_EXPIRED, "your login expired: log in again"),
+    Ended.DISABLED: (CloseCode.ACCOUNT_DISABLED, "your account was disabled"),
+}
 
 
 def origin_allowed(websocket: WebSocket, services: Services) -> bool:
@@ -90,11 +104,17 @@ class _Close:
 class Connection:
     """One participant's socket: its room, its peer, its outbox."""
 
-    def __init__(self, websocket: WebSocket, principal: Principal, services: Services) -> None:
+    def __init__(
+        self, websocket: WebSocket, login: Login, services: Services, logins: LoginCheck
+    ) -> None:
         self.id = uuid.uuid4().hex
         self.ws = websocket
-        self.principal = principal
+        self.principal = login.principal
+        self.login_id = login.id
+        self.login_expires_at = login.expires_at
+        self.login_ended: Ended | None = None
         self.services = services
+        self.logins = logins
         self.hub = services.hub
         self.outbox: asyncio.Queue[str | _Close] = asyncio.Queue(OUTBOX_LIMIT)
         self.session_id: str | None = None
@@ -108,8 +128,12 @@ class Connection:
         self.monitored = False  # the session's facility has the media monitor on
         self._link_task: asyncio.Task[None] | None = None
         self._paging_again = False
-        self._window_start = time.monotonic()
-        self._window_count = 0
+        settings = services.settings
+        self.budget = MessageBudget(
+            settings.socket_messages_per_s, settings.socket_messages_burst, time.monotonic()
+        )
+        self._announced = False  # heard its own ``socket_opened`` back from the bus
+        self._newer: set[str] = set()  # later sockets of the same login, still open
 
     # --- outgoing ----------------------------------------------------------------------------
 
@@ -206,7 +230,12 @@ class Connection:
             self._paging_again = False
 
     def on_user(self, message: dict[str, Any]) -> None:
-        if message.get("kind") == "page":
+        kind = message.get("kind")
+        if kind == "login_ended" and self.login_id in message["logins"]:
+            self.end_login(Ended(message["reason"]))
+        elif kind in (SOCKET_OPENED, SOCKET_CLOSED) and message.get("login") == self.login_id:
+            self._census(kind, message["conn"])
+        elif kind == "page":
             self.send(Paged(session_id=message["session_id"], tier=message["tier"]))
         elif message.get("kind") == "covered":
             self.send(Covered(session_id=message["session_id"], by=message["by"]))
@@ -221,6 +250,53 @@ class Connection:
         elif message["kind"] == "request_closed":
             self.send(RequestClosed(session_id=message["session_id"], reason=message["reason"]))
 
+    def end_login(self, why: Ended) -> None:
+        """The login this socket holds has ended: stop watching the link, close with ``why``."""
+        if self.login_ended is not None:
+            return
+        self.login_ended = why
+        log.info("socket %s: login %s ended (%s)", self.id, self.login_id, why.value)
+        self._stop_link()
+        self.close(*LOGIN_ENDED_CLOSE[why])
+
+    async def login_stands(self) -> bool:
+        """Whether the login still stands, judged before each message: ended as this worker
+        heard, or past its expiry as last read (then read again: it may have been used since)."""
+        if self.login_ended is None and self.hub.has_ended(self.login_id):
+            self.end_login(Ended.LOGGED_OUT)
+        if self.login_ended is not None:
+            return False
+        if utc_now() >= self.login_expires_at:
+            await self.logins.recheck([self.login_id])
+        return self.login_ended is None
+
+    def _census(self, kind: str, conn: str) -> None:
+        """Count this login's sockets opened after this one (the bus keeps one order for all);
+        once ``sockets_per_login`` of them are open, this one is the oldest over the limit."""
+        if conn == self.id:
+            self._announced = self._announced or kind == SOCKET_OPENED
+            return
+        if kind == SOCKET_CLOSED:
+            self._newer.discard(conn)
+            return
+        if not self._announced:
+            return  # opened before this one
+        self._newer.add(conn)
+        limit = self.services.settings.sockets_per_login
+        if len(self._newer) >= limit:
+            self.close(
+                CloseCode.TOO_MANY_SOCKETS,
+                f"this login opened more than {limit} sockets; the oldest (this one) closed",
+            )
+
+    async def announce(self, kind: str) -> None:
+        """Tell this login's other sockets, on every worker, that this one opened or closed."""
+        message = {"kind": kind, "login": self.login_id, "conn": self.id}
+        try:
+            await self.hub.to_user(self.principal.id, message)
+        except BusUnavailable:
+            log.warning("socket %s: bus unavailable, sockets of its login not counted", self.id)
+
     async def refresh_eligibility(self) -> None:
         now = utc_now()
         async with self.services.db() as db:
@@ -228,13 +304,6 @@ class Connection:
         self.eligible_until = now + ELIGIBILITY_REFRESH
 
     # --- this socket -> server ---------------------------------------------------------------
-
-    def over_rate(self) -> bool:
-        now = time.monotonic()
-        if now - self._window_start >= 1.0:
-            self._window_start, self._window_count = now, 0
-        self._window_count += 1
-        return self._window_count > RATE_LIMIT_PER_SECOND
 
     async def handle(self, message: Inbound) -> None:
         if isinstance(message, Ping):
@@ -249,7 +318,7 @@ class Connection:
             await self.hub.to_participant(
                 self.session_id,
                 other(self.role),
-                {"kind": "relay", "conn": self.id, "frame": _json(frame)},
+                {"kind": "relay", "conn": self.id, "login": self.login_id, "frame": _json(frame)},
             )
         elif isinstance(message, IceState):
             await self.ice_state(message.state)
@@ -260,6 +329,7 @@ class Connection:
                 self.session_id,
                 {
                     "kind": "stats",
+                    "login": self.login_id,
                     "from": self.role,
                     "report": message.model_dump(exclude={"type"}),
                 },
@@ -428,25 +498,31 @@ async def endpoint(websocket: WebSocket) -> None:
             websocket, CloseCode.FORBIDDEN_ORIGIN, "forbidden_origin", "this page is not ours"
         )
         return
-    principal = await services.login_of(websocket.cookies.get(services.settings.cookie_name))
-    if principal is None:
+    login = await services.login_for(websocket.cookies.get(services.settings.cookie_name))
+    if login is None:
         await _refuse(websocket, CloseCode.UNAUTHENTICATED, "unauthenticated", "log in first")
         return
+    principal = login.principal
     await websocket.accept()
-    conn = Connection(websocket, principal, services)
+    logins: LoginCheck = websocket.app.state.login_check
+    conn = Connection(websocket, login, services, logins)
     writer = asyncio.create_task(conn.write_loop(), name=f"ws-writer-{conn.id}")
     helpers: list[asyncio.Task[None]] = []
     services.hub.enter_user(principal.id, conn)
+    logins.add(conn)
     try:
+        await conn.announce(SOCKET_OPENED)
         conn.send(Hello(user=principal.public()))
         if principal.has(Role.RADIOLOGIST):
             await conn.enter_lobby()
             helpers.append(asyncio.create_task(conn.keep_eligibility_fresh()))
         await _read_loop(conn)
     finally:
+        logins.remove(conn)
         services.hub.leave_user(principal.id, conn)
         services.hub.leave_lobby(conn)
         await conn.leave_room()
+        await conn.announce(SOCKET_CLOSED)
         for task in helpers:
             task.cancel()
         if not conn.closing and websocket.application_state == WebSocketState.CONNECTED:
@@ -465,9 +541,22 @@ async def _read_loop(conn: Connection) -> None:
             return
         if raw["type"] == "websocket.disconnect" or conn.closing:
             return
-        if conn.over_rate():
-            conn.send(Error(code="rate_limited", message="more than 200 messages in a second"))
-            conn.close(CloseCode.RATE_LIMITED, "rate limited")
+        verdict = conn.budget.spend(time.monotonic())
+        if verdict is Verdict.FLOODING:
+            conn.send(
+                Error(code="rate_limited", message=f"kept sending over {conn.budget.describe()}")
+            )
+            conn.close(CloseCode.RATE_LIMITED, "rate limited: kept flooding")
+            return
+        if verdict is Verdict.REFUSED:
+            conn.send(
+                Error(
+                    code="rate_limited",
+                    message=f"not handled: send {conn.budget.describe()}; slow down and resend",
+                )
+            )
+            continue
+        if not await conn.login_stands():
             return
         try:
             if raw.get("text") is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signaling.accounts.principal import Principal
 from signaling.accounts.roles import Role
 from signaling.clock import iso_ms
-from signaling.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from signaling.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RoomBusy,
+    TooManyOpen,
+)
 from signaling.directory.queries import eligible_facility_ids
 from signaling.sessions import coverage
 from signaling.sessions.state import CancelReason, Outcome, SessionState, next_state
 from signaling.sessions.state import SessionEvent as Event
-from signaling.storage.models import Room, SessionAccept, SessionEvent, SupervisionSession
+from signaling.storage.models import Room, SessionAccept, SessionEvent, SupervisionSession, User
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +202,62 @@ def shows_accession(principal: Principal, s: SupervisionSession) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class OpenLimits:
+    """Open (not ended) sessions at once, per technologist and per room; 0 is no limit."""
+
+    per_technologist: int = 0
+    per_room: int = 0
+
+
+async def _open_count(db: AsyncSession, *where: Any) -> int:
+    query = select(func.count()).select_from(SupervisionSession)
+    query = query.where(SupervisionSession.state != SessionState.ENDED.value, *where)
+    return int(await db.scalar(query) or 0)
+
+
+async def _check_limits(
+    db: AsyncSession, principal: Principal, room: Room, limits: OpenLimits
+) -> None:
+    if limits.per_room:
+        count = await _open_count(db, SupervisionSession.room_id == room.id)
+        if count >= limits.per_room:
+            raise RoomBusy(
+                f"room {room.name} already has {count} open supervision session"
+                f"{'s' if count != 1 else ''} (at most {limits.per_room}); end it before "
+                "opening another"
+            )
+    if limits.per_technologist:
+        count = await _open_count(db, SupervisionSession.technologist_id == principal.id)
+        if count >= limits.per_technologist:
+            raise TooManyOpen(
+                f"you already have {count} open supervision sessions (at most "
+                f"{limits.per_technologist}); end one before opening another"
+            )
+
+
 async def open_session(
-    db: AsyncSession, principal: Principal, room_id: int, accession_number: str, now: datetime
+    db: AsyncSession,
+    principal: Principal,
+    room_id: int,
+    accession_number: str,
+    now: datetime,
+    limits: OpenLimits = OpenLimits(),
 ) -> SupervisionSession:
-    """A technologist asks for supervision: requested, then paging at once."""
+    """A technologist asks for supervision: requested, then paging at once. Refused (RoomBusy,
+    TooManyOpen) when the room or the technologist already has ``limits`` open sessions."""
     if not principal.has(Role.TECHNOLOGIST):
         raise Forbidden("only technologists open supervision sessions")
+    # Locked (PostgreSQL; SQLite has one writer), person then room, so two workers opening at
+    # once count one after the other.
+    await db.scalar(select(User.id).where(User.id == principal.id).with_for_update())
+    await db.scalar(select(Room.id).where(Room.id == room_id).with_for_update())
     room = await db.get(Room, room_id)
     if room is None or not room.active:
         raise NotFound(f"no active room {room_id}")
     if room.facility_id not in principal.facility_ids:
         raise Forbidden(f"you do not work at the facility of room {room_id}")
+    await _check_limits(db, principal, room, limits)
     s = SupervisionSession(
         id=str(uuid.uuid4()),
         facility_id=room.facility_id,

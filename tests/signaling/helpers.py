@@ -10,10 +10,13 @@ from typing import Any
 from tests.live import LiveServer, Socket, api, connect, login
 
 
-async def room_id(server: LiveServer, token: str, facility: str = "North Imaging Center") -> int:
+async def room_id(
+    server: LiveServer, token: str, facility: str = "North Imaging Center", index: int = 0
+) -> int:
+    """The ``index``-th room of ``facility`` (a room has one open session at a time)."""
     async with api(server, token) as client:
         rooms = (await client.get("/api/rooms")).json()["rooms"]
-    return next(r["id"] for r in rooms if r["facility"]["name"] == facility)
+    return [r["id"] for r in rooms if r["facility"]["name"] == facility][index]
 
 
 async def open_session(

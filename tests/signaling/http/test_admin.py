@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.directory.file import DirectoryFile
 from signaling.storage.models import Room, SupervisionSession, User
-from tests.live import LiveServer, api, connect, login
+from tests.conftest import make_settings
+from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import open_session, room_id
 
 DIRECTORY_FILE = Path(__file__).parents[2] / "directory.yaml"
@@ -507,9 +509,20 @@ async def test_escalation_get_and_put(server: LiveServer) -> None:
     assert north["escalation"] == after["escalation"]
 
 
-async def test_editing_a_policy_leaves_paging_under_way_alone(server: LiveServer) -> None:
+@pytest.fixture
+def two_per_room_server(database_url: str) -> Iterator[LiveServer]:
+    """EAST has one room, and this runbook keeps two sessions open in it."""
+    port = free_port()
+    with run_server(make_settings(database_url, port, room_open_sessions_max=2), port) as live:
+        yield live
+
+
+async def test_editing_a_policy_leaves_paging_under_way_alone(
+    two_per_room_server: LiveServer,
+) -> None:
     """A session already paging keeps the tiers it started with after an admin edits the policy;
     a session opened after the edit pages with the new one."""
+    server = two_per_room_server
     admin, diaz = await login(server, "admin"), await login(server, "drdiaz")
     slow = {
         "repeat": 0,

@@ -8,7 +8,8 @@ import logging
 import httpx
 import pytest
 
-from tests.live import LiveServer, api, connect, login
+from tests.conftest import make_settings
+from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import accept, get_session, join_request, open_session, room_id
 
 
@@ -453,11 +454,12 @@ async def test_my_open_sessions_filter(server: LiveServer) -> None:
     """?mine=true&open=true lists only the caller's sessions that have not ended."""
     tech = await login(server, "tech")
     ended = await open_session(server, tech)
-    current = await open_session(server, tech)
     async with api(server, tech) as client:
         await client.post(
             f"/api/sessions/{ended['id']}/end", json={"outcome": "cancelled", "reason": "other"}
         )
+    current = await open_session(server, tech)
+    async with api(server, tech) as client:
         mine = (await client.get("/api/sessions?mine=true&open=true")).json()["sessions"]
         everything = (await client.get("/api/sessions")).json()["sessions"]
     assert [s["id"] for s in mine] == [current["id"]]
@@ -483,3 +485,49 @@ async def test_page_modules_are_revalidated(server: LiveServer) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-cache"
     assert "javascript" in response.headers["content-type"]
+
+
+async def _open(server: LiveServer, token: str, room: int, accession: str) -> httpx.Response:
+    async with api(server, token) as client:
+        return await client.post(
+            "/api/sessions", json={"room_id": room, "accession_number": accession}
+        )
+
+
+async def test_a_room_has_one_open_session_at_a_time(server: LiveServer) -> None:
+    """A second request in a room that has one open is a 409 room_busy naming the room and the
+    limit, without the accession number; once the first ends the room takes a new one."""
+    tech, other = await login(server, "tech"), await login(server, "tech")
+    room = await room_id(server, tech)
+    first = await open_session(server, tech, room_id=room)
+    busy = await _open(server, other, room, "ACC-SECOND-9")
+    assert busy.status_code == 409, busy.text
+    assert busy.json()["error"] == "room_busy"
+    assert "CT Room 1 already has 1 open supervision session (at most 1)" in busy.json()["detail"]
+    assert "ACC-SECOND-9" not in busy.text
+    async with api(server, tech) as client:
+        ended = await client.post(
+            f"/api/sessions/{first['id']}/end", json={"outcome": "cancelled", "reason": "other"}
+        )
+        assert ended.status_code == 200
+    assert (await _open(server, other, room, "ACC-SECOND-9")).status_code == 201
+
+
+async def test_a_technologist_has_at_most_the_configured_open_sessions(database_url: str) -> None:
+    """With STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX=2, a third open session is a 429
+    too_many_open_sessions that says how many are open and the limit."""
+    port = free_port()
+    settings = make_settings(database_url, port, technologist_open_sessions_max=2)
+    with run_server(settings, port) as server:
+        tech = await login(server, "tech")
+        north = [await room_id(server, tech, index=i) for i in (0, 1)]
+        lake = await room_id(server, tech, "Lakeside Imaging")
+        for room in north:
+            await open_session(server, tech, room_id=room)
+        third = await _open(server, tech, lake, "ACC-3")
+        assert third.status_code == 429, third.text
+        assert third.json() == {
+            "error": "too_many_open_sessions",
+            "detail": "you already have 2 open supervision sessions (at most 2); "
+            "end one before opening another",
+        }

@@ -168,6 +168,9 @@ def fleet(
         "STANDBY_REDIS_PREFIX": redis_prefix,
         "STANDBY_PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",
         "STANDBY_LOG_LEVEL": "WARNING",
+        # The runbooks open many sessions in one GULF room at once: paging load, not a real room.
+        "STANDBY_ROOM_OPEN_SESSIONS_MAX": "0",
+        "STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX": "0",
         **fake_twilio.env(),
     }
     with contextlib.ExitStack() as stack:
