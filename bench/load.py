@@ -262,7 +262,7 @@ class Side:
 
     async def traffic(self, stop: asyncio.Event, candidates_per_s: float) -> None:
         """Stats once a second and candidates at ``candidates_per_s``, from a random phase."""
-        await asyncio.sleep(random.random())  # noqa: S311 - spread the sockets over the second
+        await asyncio.sleep(random.random())
         loop = asyncio.get_running_loop()
         start, n, next_candidate = loop.time(), 0, loop.time()
         gap = 1 / candidates_per_s if candidates_per_s > 0 else math.inf

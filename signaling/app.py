@@ -79,7 +79,9 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         db = make_session_factory(engine)
-        hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
+        hub = Hub(
+            make_bus(settings.redis_url, settings.redis_prefix, settings.redis_max_connections)
+        )
         await hub.start()
         app.state.bus = hub.bus
         carrier = TwilioCarrier(twilio) if twilio.enabled else None
