@@ -344,6 +344,7 @@ class Engine:
             .limit(1)
         )
         base = (last or 0) + 1
+        await _lock_pending_timers(db, session_id)
         await db.execute(
             update(timers)
             .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
@@ -369,15 +370,16 @@ class Engine:
     ) -> list[int]:
         """Stop paging (joined, cancelled): cancel pending timers and pages. Returns the ids of
         people who were paged (sent) so the service can tell them the case is covered."""
-        await db.execute(
-            update(runs)
-            .where(runs.c.session_id == session_id, runs.c.state != RunState.STOPPED)
-            .values(state=RunState.STOPPED, stopped_at=now, stop_reason=reason)
-        )
+        await _lock_pending_timers(db, session_id)
         await db.execute(
             update(timers)
             .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
             .values(done_at=now, outcome="cancelled")
+        )
+        await db.execute(
+            update(runs)
+            .where(runs.c.session_id == session_id, runs.c.state != RunState.STOPPED)
+            .values(state=RunState.STOPPED, stopped_at=now, stop_reason=reason)
         )
         await db.execute(
             update(pages)
@@ -971,6 +973,18 @@ class Engine:
             await self.notify(session_id, what)
         except Exception:
             log.exception("pager: telling the service about %s for %s failed", what, session_id)
+
+
+async def _lock_pending_timers(db: AsyncSession, session_id: str) -> None:
+    """Lock a session's pending timers, in id order, before its run: the order firing takes them
+    (a timer, then its run, then the next timer), so a join or re-page racing a firing waits for it
+    instead of deadlocking with it on PostgreSQL. (SQLite has no row locks; it ignores this.)"""
+    await db.execute(
+        select(timers.c.id)
+        .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
+        .order_by(timers.c.id)
+        .with_for_update()
+    )
 
 
 async def _next_timer_due(db: AsyncSession) -> datetime | None:

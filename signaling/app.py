@@ -86,7 +86,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         db = make_session_factory(engine)
-        hub = Hub(make_bus(settings.redis_url, settings.redis_prefix))
+        hub = Hub(
+            make_bus(settings.redis_url, settings.redis_prefix, settings.redis_max_connections)
+        )
         await hub.start()
         app.state.bus = hub.bus
         phases.done("bus")

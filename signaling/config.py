@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./standby.db"
     redis_url: str | None = None
     redis_prefix: str = "standby:"
+    # Connections one worker opens to Redis at most: the bus subscribes on one and publishes on
+    # one (one pipeline for every socket's messages), health checks use the rest and wait past it.
+    redis_max_connections: int = Field(default=8, ge=3, le=1000)
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     secret_key: str = PLACEHOLDER_SECRET
     ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)

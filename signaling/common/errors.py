@@ -96,6 +96,8 @@ class TooManyAttempts(StandbyError):
             f"too many failed logins from this address; try again in {retry_after_s} s"
         )
         self.retry_after_s = retry_after_s
+
+
 class TooManyOpen(StandbyError):
     status_code = 429
     code = "too_many_open_sessions"

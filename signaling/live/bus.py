@@ -2,7 +2,8 @@
 
 Each worker has exactly one subscriber (one Redis connection doing ``PSUBSCRIBE <prefix>*``), set up
 before the worker serves, and hands every message to one local handler that fans it out to sockets.
-Never one subscription per WebSocket: redis-py's asyncio pool stops at 100 connections.
+Never one subscription per WebSocket: redis-py's asyncio pool stops at 100 connections. Publishing
+is one writer too (``signaling.live.redis_bus``).
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ class InProcessBus:
         return True
 
 
-def make_bus(redis_url: str | None, prefix: str) -> Bus:
+def make_bus(redis_url: str | None, prefix: str, max_connections: int = 8) -> Bus:
     if not redis_url:
         return InProcessBus()
     # Imported only for a Redis bus: a worker on its own never loads redis-py.
     from signaling.live.redis_bus import RedisBus
 
-    return RedisBus(redis_url, prefix)
+    return RedisBus(redis_url, prefix, max_connections)

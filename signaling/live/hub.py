@@ -153,6 +153,7 @@ class Hub:
         finally:
             del self._acks[token]
         return reached
+
     async def end_logins(self, user_id: int, login_ids: list[int], reason: str) -> None:
         """Close the sockets of these logins of one person, on every worker. This worker's close
         at once, whether or not the bus is up (BusUnavailable: the others' own re-check will)."""
