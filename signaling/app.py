@@ -45,6 +45,7 @@ from signaling.live.hub import Hub
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.services import Services
+from signaling.sessions import radiologist_watch
 from signaling.storage.database import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
         app.state.monitors = monitors
         stopping = asyncio.Event()
         pager_loop = asyncio.create_task(pager.run(utc_now, stopping), name="pager")
+        repage_loop = asyncio.create_task(
+            radiologist_watch.run(app.state.services, settings.repage_after_s, utc_now, stopping),
+            name="repage-sweep",
+        )
         log.info("standby ready (%s bus)", "redis" if settings.redis_url else "in-process")
         try:
             yield
@@ -111,6 +116,7 @@ def create_app(settings: Settings, twilio: TwilioSettings | None = None) -> Fast
             stopping.set()
             await app.state.preflight.close()
             await pager_loop
+            await repage_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()
