@@ -8,9 +8,9 @@ sent by the test, so "the radiologist's media stops reaching the technologist" i
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
