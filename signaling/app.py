@@ -47,6 +47,7 @@ from signaling.live.login_check import LoginCheck
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.services import Services
+from signaling.sessions import radiologist_watch
 from signaling.startup import StartPhases
 from signaling.storage.database import make_engine, make_session_factory
 
@@ -128,6 +129,10 @@ def create_app(
         login_check = LoginCheck(db, settings.login_recheck_s)
         app.state.login_check = login_check
         login_loop = asyncio.create_task(login_check.run(stopping), name="login-check")
+        repage_loop = asyncio.create_task(
+            radiologist_watch.run(app.state.services, settings.repage_after_s, utc_now, stopping),
+            name="repage-sweep",
+        )
         bus = "redis" if settings.redis_url else "in-process"
         log.info("standby ready (%s bus) in %s", bus, phases.summary())
         try:
@@ -137,6 +142,7 @@ def create_app(
             await app.state.preflight.close()
             await pager_loop
             await login_loop
+            await repage_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()

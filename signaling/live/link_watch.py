@@ -4,7 +4,9 @@ Both pages send ``stats`` once a second: what they measure of the media they rec
 gets one publishes it to the session, so every socket in the session, on whatever worker, feeds the
 same reports into its own ``LinkWatch`` and tells its own page, within a tick of a change, the state
 of both directions (``media.link``). The technologist's socket also writes each change into the
-session's record (``link`` events), as the technologist is present for the whole exam.
+session's record (``link`` events), as the technologist is present for the whole exam; every socket
+writes whether the radiologist's media is live into the session's row, where the server's re-page
+rule reads it (``signaling.sessions.radiologist_watch``).
 
 The watch starts with the first report of the session, so pages that do not report yet are never
 shown as lost. Server evidence (``signaling.checks.monitors``: the server's own look at the copy each page
@@ -65,8 +67,7 @@ class LinkWatch:
     _last: tuple[Any, ...] | None = None
     _sent_at: float = 0.0
     _left: set[str] = field(default_factory=set)
-    _gone_since: dict[str, float] = field(default_factory=dict)
-    _overdue_told: set[str] = field(default_factory=set)
+    _gone: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.directions:
@@ -109,30 +110,17 @@ class LinkWatch:
             *((v["state"], tuple(v["causes"]), v["server_checked"]) for v in views.values()),
         )
         now = self.clock()
-        for sender, view in views.items():
-            if view["state"] in GONE:
-                self._gone_since.setdefault(sender, now)
-            else:
-                self._gone_since.pop(sender, None)
-                self._overdue_told.discard(sender)
+        self._gone = {sender for sender, view in views.items() if view["state"] in GONE}
         changed = key != self._last
         if not changed and now - self._sent_at < HEARTBEAT_S:
             return None
         self._last, self._sent_at = key, now
         return views, verified, changed
 
-    def overdue(self, sender: str, after_s: float) -> float | None:
-        """The seconds ``sender``'s media has been gone (lost or frozen) without a break, the first
-        time that passes ``after_s``; None otherwise. Once per loss: it must come back (as of a
-        tick) before it can be overdue again."""
-        since = self._gone_since.get(sender)
-        if since is None or sender in self._overdue_told:
-            return None
-        gone_s = self.clock() - since
-        if gone_s < after_s:
-            return None
-        self._overdue_told.add(sender)
-        return gone_s
+    def gone(self, sender: str) -> bool:
+        """Whether ``sender``'s media was gone (lost or frozen: no supervision) as of the last
+        tick. The re-page rule counts from it, on the server (``signaling.sessions.radiologist_watch``)."""
+        return sender in self._gone
 
 
 def state_word(view: dict[str, Any]) -> str:

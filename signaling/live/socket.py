@@ -69,7 +69,7 @@ from signaling.live.protocol import (
 )
 from signaling.pager.summary import paging_summary
 from signaling.services import Services
-from signaling.sessions import call_record, notices, responders, supervision
+from signaling.sessions import call_record, notices, radiologist_watch, supervision
 from signaling.sessions.state import SessionState
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,10 @@ class Connection:
         self.link: LinkWatch | None = None
         self.monitored = False  # the session's facility has the media monitor on
         self._link_task: asyncio.Task[None] | None = None
+        self._evidence_task: asyncio.Task[None] | None = None
+        self._evidence_live: bool | None = None  # as last written
+        self._evidence_at = 0.0
+        self._evidence_failing = False
         self._paging_again = False
         settings = services.settings
         self.budget = MessageBudget(
@@ -382,7 +386,8 @@ class Connection:
 
     async def _watch_link(self, session_id: str) -> None:
         """Tell this page the link's state on change (and every few seconds); the technologist's
-        socket also records each change."""
+        socket also records each change; every socket tells the server's re-page rule what it
+        sees of the radiologist's media."""
         while self.link is not None and self.session_id == session_id:
             told = self.link.tick()
             if told is not None:
@@ -393,30 +398,34 @@ class Connection:
                     detail = describe(views, verified, self.link.monitored)
                     await asyncio.shield(self._record_link(session_id, detail))
                 self.send(Link(session_id=session_id, directions=views, verified=verified))
-            if self.role == "technologist":
-                await self._repage_if_radiologist_gone(session_id)
+            self._report_radiologist(session_id, live=not self.link.gone("radiologist"))
             await asyncio.sleep(TICK_S)
 
-    async def _repage_if_radiologist_gone(self, session_id: str) -> None:
-        """The technologist's socket (present for the whole exam) pages again when the joined
-        radiologist's media stays gone past the window; once per loss."""
-        assert self.link is not None
-        gone_s = self.link.overdue("radiologist", self.services.settings.repage_after_s)
-        if gone_s is None:
+    def _report_radiologist(self, session_id: str, *, live: bool) -> None:
+        """Write the evidence on a change and every ``evidence_every`` otherwise, in the
+        background (a slow database never holds up the page's link state); one write at a time."""
+        now = time.monotonic()
+        every = radiologist_watch.evidence_every(self.services.settings.repage_after_s)
+        if live == self._evidence_live and now - self._evidence_at < every:
             return
+        if self._evidence_task is not None and not self._evidence_task.done():
+            return
+        self._evidence_live, self._evidence_at = live, now
+        self._evidence_task = asyncio.create_task(self._write_evidence(session_id, live))
+
+    async def _write_evidence(self, session_id: str, live: bool) -> None:
         try:
-            async with self.services.db() as db:
-                s = await supervision.visible_session(db, self.principal, session_id, utc_now())
-            if s.state != SessionState.JOINED.value or s.radiologist_id is None:
-                return
-            # shielded: the technologist's page leaving right now does not undo the re-page
-            await asyncio.shield(
-                responders.media_lost(
-                    self.services, self.principal, session_id, s.radiologist_id, gone_s
+            async with self.services.db() as db, db.begin():
+                await radiologist_watch.record(db, session_id, live, utc_now())
+            self._evidence_failing = False
+        except Exception as exc:
+            # Tried again within ``evidence_every``; other sockets write the same evidence, and
+            # no evidence at all is what the rule pages on.
+            if not self._evidence_failing:
+                log.warning(
+                    "socket %s: writing the radiologist's evidence failed: %r", self.id, exc
                 )
-            )
-        except Exception:
-            log.exception("socket %s: paging again after the radiologist's loss failed", self.id)
+            self._evidence_failing = True
 
     async def _record_link(self, session_id: str, detail: str) -> None:
         try:
@@ -428,7 +437,7 @@ class Connection:
     def _stop_link(self) -> None:
         if self._link_task is not None:
             self._link_task.cancel()
-        self.link, self._link_task = None, None
+        self.link, self._link_task, self._evidence_live = None, None, None
 
     async def leave_room(self) -> None:
         self._stop_link()

@@ -1,6 +1,7 @@
 """What the live call did, in the session's record: the first ICE connection, each side's media
-verified (and the join it completes), every change of the link, and the joined radiologist's media
-lost past the window (the session goes back to paging).
+verified (and the join it completes, which also answers the latest re-page), every change of the
+link, and the joined radiologist's media lost past the window (the session goes back to paging, and
+the re-page is kept with the join that answers it).
 
 Like ``signaling.sessions.supervision``: every function takes the caller's database session and ``now``; the
 caller commits; changes that two workers may race on are single conditional UPDATEs.
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.accounts.principal import Principal
 from signaling.sessions.state import SessionEvent as Event
 from signaling.sessions.state import SessionState, next_state
 from signaling.sessions.supervision import Participant, load, new_event, participant_role
-from signaling.storage.models import SessionEvent, SupervisionSession
+from signaling.storage.models import SessionEvent, SessionRepage, SupervisionSession
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +88,18 @@ async def try_join(
             SupervisionSession.technologist_media_at.is_not(None),
             SupervisionSession.radiologist_media_at.is_not(None),
         )
-        # a radiologist back after a re-page keeps the first join: latency counts to that one
+        # a radiologist back after a re-page keeps the first join: latency counts to that one;
+        # the radiologist's media evidence starts afresh with this join
         .values(
             state=SessionState.JOINED.value,
             joined_at=func.coalesce(SupervisionSession.joined_at, now),
+            radiologist_live_at=None,
         )
     )
     if joined.rowcount != 1:  # type: ignore[attr-defined]
         return None
     s = await load(db, session_id, fresh=True)
+    await _answer_repage(db, s, now)
     db.add(
         new_event(
             s,
@@ -110,23 +114,41 @@ async def try_join(
     return s
 
 
+async def _answer_repage(db: AsyncSession, s: SupervisionSession, now: datetime) -> None:
+    """The session is joined again: the latest re-page not yet answered gets this join."""
+    latest = await db.scalar(
+        select(func.max(SessionRepage.id)).where(SessionRepage.session_id == s.id)
+    )
+    if latest is None:
+        return
+    await db.execute(
+        update(SessionRepage)
+        .where(SessionRepage.id == latest, SessionRepage.joined_at.is_(None))
+        .values(joined_at=now, radiologist_id=s.radiologist_id)
+    )
+    await db.refresh(s, ["repages"])
+
+
 async def media_lost(
     db: AsyncSession,
     session_id: str,
     radiologist_id: int,
-    lost_s: float,
+    live_before: datetime,
     now: datetime,
-    actor: Principal,
+    actor: Principal | None = None,
 ) -> SupervisionSession | None:
-    """The joined radiologist's media stayed gone for ``lost_s``: the session goes back to paging
-    without them (they may join again, as may anyone paged). Returns the session if this call made
-    the change; None if it was no longer joined with that radiologist (ended, or already done)."""
+    """The joined radiologist's media has not been seen live since before ``live_before``
+    (``radiologist_watch``): the session goes back to paging without them (they may join again,
+    as may anyone paged), and the re-page is recorded. Returns the session if this call made the
+    change; None if it was no longer joined with that radiologist (ended, or already done by
+    another worker) or fresh evidence arrived meanwhile. ``actor`` None: the server did it."""
     moved = await db.execute(
         update(SupervisionSession)
         .where(
             SupervisionSession.id == session_id,
             SupervisionSession.state == SessionState.JOINED.value,
             SupervisionSession.radiologist_id == radiologist_id,
+            SupervisionSession.radiologist_live_at < live_before,
         )
         .values(
             state=next_state(SessionState.JOINED, Event.MEDIA_LOST).value,
@@ -138,15 +160,11 @@ async def media_lost(
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return None
     s = await load(db, session_id, fresh=True)
-    db.add(
-        new_event(
-            s,
-            "media_lost",
-            now,
-            actor,
-            detail=f"radiologist {radiologist_id}: video and audio gone for {lost_s:.0f} s",
-        )
-    )
+    assert s.radiologist_live_at is not None
+    lost_s = (now - s.radiologist_live_at).total_seconds()
+    detail = f"radiologist {radiologist_id}: video and audio gone for {lost_s:.0f} s"
+    db.add(new_event(s, "media_lost", now, actor, detail=detail))
+    db.add(SessionRepage(session_id=s.id, repaged_at=now, reason="media_lost", detail=detail))
     db.add(
         new_event(
             s,
@@ -158,6 +176,8 @@ async def media_lost(
         )
     )
     log.info("session %s: joined -> paging (radiologist's media gone %.1f s)", session_id, lost_s)
+    await db.flush()
+    await db.refresh(s, ["repages"])
     return s
 
 

@@ -134,15 +134,18 @@ async def release(worker: Worker, principal: Principal, session_id: str) -> Supe
 
 
 async def media_lost(
-    worker: Worker, technologist: Principal, session_id: str, radiologist_id: int, lost_s: float
+    worker: Worker, session_id: str, radiologist_id: int, live_before: datetime
 ) -> SupervisionSession | None:
-    """Page again because the radiologist's media is gone; None if the session was not (or no
-    longer) joined with that radiologist."""
+    """Page again because the radiologist's media has not been seen live since before
+    ``live_before`` (``radiologist_watch``); None if the session was not (or no longer) joined with
+    that radiologist, or the evidence is fresh again."""
     async with worker.db() as db, db.begin():
         now = utc_now()
-        s = await call_record.media_lost(db, session_id, radiologist_id, lost_s, now, technologist)
+        s = await call_record.media_lost(db, session_id, radiologist_id, live_before, now)
         if s is None:
             return None
+        assert s.radiologist_live_at is not None
+        lost_s = (now - s.radiologist_live_at).total_seconds()
         await worker.pager.repage(db, s.id, now, f"radiologist's media gone {lost_s:.0f} s")
     worker.pager.poke()
     await notices.session_changed(worker.hub, s)

@@ -32,7 +32,14 @@ from signaling.directory.queries import eligible_facility_ids
 from signaling.sessions import coverage
 from signaling.sessions.state import CancelReason, Outcome, SessionState, next_state
 from signaling.sessions.state import SessionEvent as Event
-from signaling.storage.models import Room, SessionAccept, SessionEvent, SupervisionSession, User
+from signaling.storage.models import (
+    Room,
+    SessionAccept,
+    SessionEvent,
+    SessionRepage,
+    SupervisionSession,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,32 @@ class Participant:
     RADIOLOGIST = "radiologist"
 
 
+def _ms(start: datetime, end: datetime | None) -> int | None:
+    return round((end - start).total_seconds() * 1000) if end is not None else None
+
+
+def _repage_json(r: SessionRepage) -> dict[str, Any]:
+    """One re-page and the join that answered it, its latency counted from the re-page."""
+    return {
+        "at": iso_ms(r.repaged_at),
+        "reason": r.reason,
+        "detail": r.detail,
+        "radiologist": (
+            {"id": r.radiologist.id, "full_name": r.radiologist.full_name}
+            if r.radiologist
+            else None
+        ),
+        "joined_at": iso_ms(r.joined_at),
+        "join_latency_ms": _ms(r.repaged_at, r.joined_at),
+    }
+
+
 def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, Any]:
-    latency = round((s.joined_at - s.requested_at).total_seconds() * 1000) if s.joined_at else None
+    """The session as the API and the sockets show it. ``join_latency_ms`` is the first join's,
+    from the request; each re-page has its own (``repages``); ``paging_since`` is when the current
+    paging round started (the request, or the latest re-page): the pages count 30/90 s from it."""
+    latency = _ms(s.requested_at, s.joined_at)
+    paging_since = s.repages[-1].repaged_at if s.repages else (s.paging_at or s.requested_at)
     body: dict[str, Any] = {
         "id": s.id,
         "state": s.state,
@@ -92,6 +123,8 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
         "ended_at": iso_ms(s.ended_at),
         "join_latency_ms": latency,
         "ended_by": _ended_by(s),
+        "paging_since": iso_ms(paging_since),
+        "repages": [_repage_json(r) for r in s.repages],
         "coverage": s.coverage,
     }
     if with_accession:
@@ -431,6 +464,14 @@ async def release(
             None,
             None,
             None,
+        )
+        db.add(
+            SessionRepage(
+                session_id=s.id,
+                repaged_at=now,
+                reason="handed_back",
+                detail=f"radiologist {principal.id} handed the session back before the call was up",
+            )
         )
     db.add(new_event(s, "released", now, principal, detail="joined" if took else "accepted"))
     await db.flush()

@@ -181,6 +181,9 @@ class SupervisionSession(Base):
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     # Verified two-way live seconds and every gap (start, seconds, causes), written when it ends.
     coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # While joined: when a socket of the session (any worker) last saw the radiologist's media live
+    # (signaling.sessions.radiologist_watch); older than the re-page window, the session pages again.
+    radiologist_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     facility: Mapped[Facility] = relationship(lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
@@ -189,6 +192,9 @@ class SupervisionSession(Base):
     ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id], lazy="joined")
     accepts: Mapped[list[SessionAccept]] = relationship(
         order_by="SessionAccept.accepted_at", lazy="selectin", viewonly=True
+    )
+    repages: Mapped[list[SessionRepage]] = relationship(
+        order_by="SessionRepage.id", lazy="selectin", viewonly=True
     )
 
 
@@ -213,6 +219,26 @@ class SessionAccept(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class SessionRepage(Base):
+    """Paging started again for a joined (or taken) session: the radiologist's media gone past the
+    window, or the session handed back. The join that answers it (``radiologist_id``, ``joined_at``)
+    is filled in when the session is joined again; the first join of the session stays on the
+    session (``SupervisionSession.joined_at``)."""
+
+    __tablename__ = "session_repages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("supervision_sessions.id", ondelete="CASCADE"), index=True
+    )
+    repaged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(20))  # media_lost, handed_back
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    radiologist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    radiologist: Mapped[User | None] = relationship(lazy="joined")
 
 
 class SessionEvent(Base):

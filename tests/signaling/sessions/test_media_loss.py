@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -62,6 +63,20 @@ async def report(t: Socket, r: Socket, n: int, *, radiologist_arrives: bool = Tr
     await t.send(stats(n) if radiologist_arrives else stats(3))
 
 
+async def keep_reporting(t: Socket, r: Socket, n: int) -> None:
+    """Healthy reports from both pages every 0.3 s until cancelled."""
+    while True:
+        n += 1
+        await report(t, r, n)
+        await asyncio.sleep(0.3)
+
+
+def ms_between(start: str, end: str) -> int:
+    return round(
+        (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() * 1000
+    )
+
+
 async def events_of(server: LiveServer, token: str, session_id: str) -> list[dict[str, Any]]:
     async with api(server, token) as client:
         response = await client.get(f"/api/sessions/{session_id}/events")
@@ -91,8 +106,9 @@ async def test_a_drop_shorter_than_the_window_heals_without_a_page(server: LiveS
 async def test_radiologist_media_gone_past_the_window_pages_again(server: LiveServer) -> None:
     """Dr Patel's video and audio stop reaching the technologist: lost within 2 s, and after the
     1.5 s window the session is paging again from the first tier (Dr Patel, then Dr Diaz, who gets
-    the page live). The technologist is told; Dr Patel joining again stops paging and the session's
-    join time stays the first one."""
+    the page live). The technologist is told; Dr Patel joining again stops paging, the session's
+    join time and latency stay the first ones, and the re-page keeps its own: Dr Patel, counted
+    from the re-page, which is when the current paging round started (``paging_since``)."""
     diaz = await login(server, "drdiaz")
     async with connect(server, diaz) as diaz_phone, joined_call(server) as (session_id, tech, t, r):
         await diaz_phone.expect("requests")
@@ -122,12 +138,21 @@ async def test_radiologist_media_gone_past_the_window_pages_again(server: LiveSe
         assert back["radiologist"]["full_name"] == "Dr Anya Patel"
         covered = await diaz_phone.expect("covered")
         assert covered["by"] == "Dr Anya Patel"
-        for ws in (t, r):
-            await ws.send({"type": "media_state", "video": True, "audio": True})
-        again = await until_session(t, lambda s: s["state"] == "joined")
+        healthy = asyncio.create_task(keep_reporting(t, r, 30))  # her media is back
+        try:
+            for ws in (t, r):
+                await ws.send({"type": "media_state", "video": True, "audio": True})
+            again = await until_session(t, lambda s: s["state"] == "joined")
+            events = await events_of(server, tech, session_id)
+        finally:
+            healthy.cancel()
         assert again["joined_at"] == first["joined_at"]
         assert again["join_latency_ms"] == first["join_latency_ms"]
-    events = await events_of(server, tech, session_id)
+        (repage,) = again["repages"]
+        assert repage["reason"] == "media_lost"
+        assert repage["radiologist"]["full_name"] == "Dr Anya Patel"
+        assert again["paging_since"] == repage["at"]
+        assert repage["join_latency_ms"] == ms_between(repage["at"], repage["joined_at"])
     lost = [e for e in events if e["kind"] == "media_lost"]
     assert len(lost) == 1
     assert "gone for" in lost[0]["detail"]
