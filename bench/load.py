@@ -506,6 +506,10 @@ def main() -> None:
             "STANDBY_REDIS_PREFIX": prefix,
             "STANDBY_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}",
             "STANDBY_LOG_LEVEL": "WARNING",
+            # Each facility's one technologist and one radiologist hold all its sessions here,
+            # so the per-user limits (meant for people, not a load generator) are lifted.
+            "STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX": "0",
+            "STANDBY_SOCKETS_PER_LOGIN": "100",
         }
         subprocess.run(
             [sys.executable, "-m", "signaling", "load-directory", str(folder / "directory.yaml")],
