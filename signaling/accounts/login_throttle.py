@@ -7,8 +7,10 @@ last failure before the next attempt, doubling with each further failure up to 1
 while waiting is refused (``TooManyAttempts``, 429 with ``Retry-After``) without looking at the
 password, and is not counted. Nothing counts the username alone, so the owner logging in from
 their own address is never slowed by someone else's failures elsewhere. A success forgets the
-address's failures for that username (not for the address alone). An IPv6 address counts as its
-/64, which one subscriber usually holds whole.
+address's failures for that username; they are also forgotten 30 min after the last. The address's
+failures for any username are counted over 30 min from the first (so typing mistakes of the many
+people behind one hospital address never add up for ever). An IPv6 address counts as its /64,
+which one subscriber usually holds whole.
 
 With Redis configured the counts are shared by every worker (``failure_counts.RedisCounts``). When
 Redis cannot be reached, this worker counts in its own memory instead (logged once when it goes, once
@@ -110,6 +112,7 @@ class LoginThrottle:
         self._retry_shared_at = 0.0
 
     def _keys(self, attempt: Attempt) -> tuple[list[str], list[int]]:
+        """The attempt's two counts and the failures each allows before its address waits."""
         return [attempt.user_count, attempt.address_count], [self.per_user, self.per_address]
 
     async def check(self, attempt: Attempt) -> None:
@@ -131,8 +134,9 @@ class LoginThrottle:
     async def failed(self, attempt: Attempt) -> None:
         now = self.clock()
         keys, _ = self._keys(attempt)
-        if await self._on_shared(now, lambda counts: counts.add(keys, now)) is _Shared.DOWN:
-            await self.local.add(keys, now)
+        renew = [True, False]  # the address with the username: from the last; alone: the first
+        if await self._on_shared(now, lambda counts: counts.add(keys, renew, now)) is _Shared.DOWN:
+            await self.local.add(keys, renew, now)
 
     async def succeeded(self, attempt: Attempt) -> None:
         now = self.clock()

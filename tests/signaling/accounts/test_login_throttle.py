@@ -86,6 +86,46 @@ async def test_the_wait_doubles_and_a_login_forgets_it(server: LiveServer) -> No
         assert (await attempt(client, "drpatel", PASSWORD)).status_code == 200
 
 
+async def test_failures_for_a_username_are_forgotten_thirty_minutes_after_the_last(
+    server: LiveServer,
+) -> None:
+    """Failures for one username keep counting while they keep coming: 3, then 1 twenty minutes
+    later, then 1 fifteen minutes after that make five, and the address waits."""
+    clock = clocked(server)
+    async with client_at(server, ATTACKER) as client:
+        await fail(client, "drpatel", 3)
+        clock.advance(20 * 60)
+        await fail(client, "drpatel", 1)
+        clock.advance(15 * 60)
+        await fail(client, "drpatel", 1)
+        retry_after(await attempt(client, "drpatel", PASSWORD))
+        clock.advance(FIRST_WAIT_S + FORGET_AFTER_S)
+        assert (await attempt(client, "drpatel", WRONG)).status_code == 401
+
+
+async def test_an_address_count_runs_thirty_minutes_from_its_first_failure(
+    database_url: str,
+) -> None:
+    """Mistakes of many people behind one address never add up for ever: failures for any username
+    are counted over 30 min from the first, then start again."""
+    port = free_port()
+    settings = make_settings(database_url, port, login_failures_per_address=4)
+    with run_server(settings, port) as server:
+        clock = clocked(server)
+        async with client_at(server, ATTACKER) as client:
+            await fail(client, "tech", 1)
+            await fail(client, "drdiaz", 1)
+            clock.advance(20 * 60)
+            await fail(client, "admin", 1)
+            clock.advance(11 * 60)  # 31 min after the first, 11 after the last
+            await fail(client, "super", 1)
+            await fail(client, "drpatel", 1)
+            await fail(client, "nobody", 1)
+            assert (await attempt(client, "drpatel", PASSWORD)).status_code == 200
+            await fail(client, "gone", 1)
+            retry_after(await attempt(client, "tech", PASSWORD))
+
+
 async def test_one_address_guessing_many_usernames_waits(database_url: str) -> None:
     """Past STANDBY_LOGIN_FAILURES_PER_ADDRESS failures over any usernames, that address waits, for
     a username it never tried too; another address logs in."""
@@ -141,6 +181,27 @@ async def test_two_servers_share_the_count(database_url: str, shared_prefix: str
     for key, ttl in keys.items():
         assert key.startswith(f"{shared_prefix}login-failures:")
         assert 0 < ttl <= FORGET_AFTER_S
+
+
+@pytest.mark.redis
+async def test_redis_counts_renew_only_the_username_count(
+    database_url: str, shared_prefix: str
+) -> None:
+    """In Redis a further failure gives the address-and-username count its 30 min again, while the
+    address's count keeps the time it had from its first failure."""
+    port = free_port()
+    settings = make_settings(database_url, port, redis_url=REDIS_URL, redis_prefix=shared_prefix)
+    user_key = f"{shared_prefix}login-failures:user:{ATTACKER} drpatel"
+    address_key = f"{shared_prefix}login-failures:address:{ATTACKER}"
+    with run_server(settings, port) as server, redis.Redis.from_url(REDIS_URL) as client:
+        async with client_at(server, ATTACKER) as attacker:
+            await fail(attacker, "drpatel", 1)
+            for key in (user_key, address_key):
+                client.expire(key, 100)
+            await fail(attacker, "drpatel", 1)
+        assert FORGET_AFTER_S - 60 < client.ttl(user_key) <= FORGET_AFTER_S
+        assert 0 < client.ttl(address_key) <= 100
+        assert client.hget(address_key, "n") == b"2"
 
 
 @pytest.fixture
