@@ -44,6 +44,8 @@ async def test_a_radiologist_gone_past_the_window_is_paged_around_and_the_techno
     await expect(tech.locator("#notices")).to_contain_text("do not inject")
     await expect(tech.locator("#state")).to_have_attribute("data-state", "paging")
     await expect(tech.locator("#paging")).to_be_visible()
+    # The counter runs again, against 30 s and 90 s from the re-page.
+    await expect(tech.locator("#elapsed-caption")).to_contain_text("since the re-page")
     await expect(tech.locator("#notices")).not_to_contain_text("not reaching you")  # call is over
     await screenshot(tech, "tech-repaged")
     async with api(server, await login(server, "tech")) as client:

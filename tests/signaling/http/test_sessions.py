@@ -349,7 +349,8 @@ async def test_cancel_needs_a_reason_and_is_final(server: LiveServer) -> None:
 
 async def test_release_hands_the_request_back(server: LiveServer) -> None:
     """A radiologist who joined but cannot stay releases before the call is up: paging starts
-    again from the first tier, and another radiologist may then join."""
+    again from the first tier (a re-page in the record, the round counted from it), and another
+    radiologist may then join."""
     session = await open_session(server)
     diaz, patel = await login(server, "drdiaz"), await login(server, "drpatel")
     await join_request(server, diaz, session["id"])
@@ -359,7 +360,15 @@ async def test_release_hands_the_request_back(server: LiveServer) -> None:
     async with api(server, diaz) as client:
         released = await client.post(f"/api/sessions/{session['id']}/release")
     assert released.status_code == 200, released.text
-    assert released.json()["session"]["radiologist"] is None
+    handed_back = released.json()["session"]
+    assert handed_back["radiologist"] is None
+    (repage,) = handed_back["repages"]  # in the record, not yet answered by a join
+    assert (repage["reason"], repage["radiologist"], repage["join_latency_ms"]) == (
+        "handed_back",
+        None,
+        None,
+    )
+    assert handed_back["paging_since"] == repage["at"]
     tech = await login(server, "tech")
     async with api(server, tech) as client:
         paging = (await client.get(f"/api/sessions/{session['id']}/paging")).json()["paging"]
