@@ -183,9 +183,11 @@ def create_app(
 
     @app.exception_handler(StandbyError)
     async def standby_error(_: Request, exc: StandbyError) -> JSONResponse:
-        headers = (
-            {"retry-after": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
-        )
+        headers = None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"retry-after": str(exc.retry_after_s)}
+        elif isinstance(exc, Unavailable):  # every 503 says when to try again
+            headers = {"retry-after": RETRY_AFTER_S}
         return JSONResponse(
             {"error": exc.code, "detail": exc.message}, status_code=exc.status_code, headers=headers
         )

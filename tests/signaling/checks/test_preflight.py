@@ -217,6 +217,7 @@ async def test_a_worker_runs_at_most_its_cap_and_closes_monitors_of_vanished_pag
                 "/api/preflight/checks", json={"sdp": other_offer, "device_id": new_device()}
             )
         assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "5"
         assert busy.json()["error"] == "busy"
         async with api(server, tech) as client:
             # The report of a page that never connected: the verdict waits for the capture.

@@ -372,6 +372,7 @@ async def test_one_monitor_per_participant_capped_and_closed_when_done(
         )
         assert full.status_code == 503, full.text
         assert full.json()["error"] == "monitors_full"
+        assert full.headers["retry-after"] == "5"  # every 503 says when to try again
         await send_copy(server, call, "technologist")  # the page reconnected: renewed, not a second
         assert len(pool) == 1
         await first.close()
