@@ -177,6 +177,7 @@ class Tally:
     sent: int = 0
     received: int = 0
     links: int = 0
+    setup_failed: int = 0  # pairs that could not join (shown, not measured)
     errors: dict[str, int] = field(default_factory=dict)
     closed: dict[str, int] = field(default_factory=dict)
 
@@ -411,9 +412,18 @@ async def service_round(
             await side.ws.send(json.dumps({"type": "media_state", "video": True, "audio": True}))
         return tech, rad
 
-    pairs = await gathered(
-        args.setup_concurrency, [lambda i=i: connect_pair(i) for i in range(sessions)]
+    async def connect_or_count(i: int) -> tuple[Side, Side] | None:
+        try:
+            return await connect_pair(i)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            tally.setup_failed += 1
+            print(f"  session {i}: could not join ({exc!r})", file=sys.stderr)
+            return None
+
+    joined = await gathered(
+        args.setup_concurrency, [lambda i=i: connect_or_count(i) for i in range(sessions)]
     )
+    pairs = [pair for pair in joined if pair is not None]
     setup = time.monotonic() - began
     return await run_traffic(
         pairs, tally, measuring, args.seconds, args.candidates, pids, args.warmup, setup
@@ -469,6 +479,7 @@ def report(name: str, r: Round) -> tuple[float, float]:
     print(
         f"  {'':<8} lost {lost} of {r.tally.sent} candidates;  closed by server "
         f"{r.tally.closed or 'none'};  errors {r.tally.errors or 'none'};  link pushes {r.tally.links}"
+        + (f";  {r.tally.setup_failed} sessions failed to join" if r.tally.setup_failed else "")
     )
     print(
         f"  {'':<8} CPU (one core = 100 %): {cpu}  total {sum(r.cpu.values()):5.1f} %;  "
