@@ -129,6 +129,9 @@ def create_app(
         login_check = LoginCheck(db, settings.login_recheck_s)
         app.state.login_check = login_check
         login_loop = asyncio.create_task(login_check.run(stopping), name="login-check")
+        evidence_loop = asyncio.create_task(
+            app.state.services.evidence.run(stopping), name="repage-evidence"
+        )
         repage_loop = asyncio.create_task(
             radiologist_watch.run(app.state.services, settings.repage_after_s, utc_now, stopping),
             name="repage-sweep",
@@ -143,6 +146,7 @@ def create_app(
             await pager_loop
             await login_loop
             await repage_loop
+            await evidence_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +15,7 @@ from signaling.accounts.turn import turn_credentials
 from signaling.clock import utc_now
 from signaling.common.switchboard import Switchboard
 from signaling.config import Settings
+from signaling.sessions.radiologist_watch import EvidenceBook
 from signaling.storage.database import SessionFactory
 
 
@@ -26,6 +27,11 @@ class Services:
     hub: Switchboard
     pager: Engine
     twilio: TwilioSettings | None = None  # set when SMS and voice pages go through Twilio
+    # What this worker's sockets see of radiologists' media, written together (radiologist_watch).
+    evidence: EvidenceBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.evidence = EvidenceBook(self.db)
 
     @property
     def idle(self) -> timedelta:

@@ -127,10 +127,8 @@ class Connection:
         self.link: LinkWatch | None = None
         self.monitored = False  # the session's facility has the media monitor on
         self._link_task: asyncio.Task[None] | None = None
-        self._evidence_task: asyncio.Task[None] | None = None
-        self._evidence_live: bool | None = None  # as last written
+        self._evidence_live: bool | None = None  # as last noted
         self._evidence_at = 0.0
-        self._evidence_failing = False
         self._paging_again = False
         settings = services.settings
         self.budget = MessageBudget(
@@ -402,30 +400,14 @@ class Connection:
             await asyncio.sleep(TICK_S)
 
     def _report_radiologist(self, session_id: str, *, live: bool) -> None:
-        """Write the evidence on a change and every ``evidence_every`` otherwise, in the
-        background (a slow database never holds up the page's link state); one write at a time."""
+        """Note the evidence on a change and every ``evidence_every`` otherwise; the worker's
+        book writes it for all its sockets at once (a slow database never holds up the page)."""
         now = time.monotonic()
         every = radiologist_watch.evidence_every(self.services.settings.repage_after_s)
         if live == self._evidence_live and now - self._evidence_at < every:
             return
-        if self._evidence_task is not None and not self._evidence_task.done():
-            return
         self._evidence_live, self._evidence_at = live, now
-        self._evidence_task = asyncio.create_task(self._write_evidence(session_id, live))
-
-    async def _write_evidence(self, session_id: str, live: bool) -> None:
-        try:
-            async with self.services.db() as db, db.begin():
-                await radiologist_watch.record(db, session_id, live, utc_now())
-            self._evidence_failing = False
-        except Exception as exc:
-            # Tried again within ``evidence_every``; other sockets write the same evidence, and
-            # no evidence at all is what the rule pages on.
-            if not self._evidence_failing:
-                log.warning(
-                    "socket %s: writing the radiologist's evidence failed: %r", self.id, exc
-                )
-            self._evidence_failing = True
+        self.services.evidence.note(session_id, live, utc_now())
 
     async def _record_link(self, session_id: str, detail: str) -> None:
         try:
