@@ -520,6 +520,7 @@ def main() -> None:
             # Each facility's one technologist and one radiologist hold all its sessions here,
             # so the per-user limits (meant for people, not a load generator) are lifted.
             "STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX": "0",
+            "STANDBY_ROOM_OPEN_SESSIONS_MAX": "0",  # rounds reuse the rooms of earlier rounds
             "STANDBY_SOCKETS_PER_LOGIN": "100",
         }
         subprocess.run(

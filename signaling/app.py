@@ -227,4 +227,7 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """Entry for ``uvicorn --factory`` in each worker: settings from ``STANDBY_*`` variables."""
     phases = StartPhases(log, since_process_start=True)
-    return create_app(Settings(), phases=phases)
+    settings = Settings()
+    # The CLI set up logging at INFO before settings were read: STANDBY_LOG_LEVEL holds from here.
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return create_app(settings, phases=phases)

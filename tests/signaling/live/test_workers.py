@@ -7,7 +7,9 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from typing import IO
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -21,23 +23,25 @@ pytestmark = pytest.mark.redis
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "signaling", "serve", *args],
-        env=os.environ | env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        stop_process(process)
-        if process.stderr:
-            process.stderr.close()
+def serve(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+    """A `standby serve` process; what it logs goes to a file (a pipe nobody reads while it runs
+    would fill and stop the server at its next log line)."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "signaling", "serve", *args],
+            env=os.environ | env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            yield process, log
+        finally:
+            stop_process(process)
 
 
-def _stderr(process: subprocess.Popen[bytes]) -> str:
-    return process.stderr.read().decode()[-2000:] if process.stderr else ""
+def _output(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-2000:]
 
 
 @pytest.fixture
@@ -54,11 +58,11 @@ def two_workers(database_url: str, redis_prefix: str) -> Iterator[tuple[LiveServ
         "STANDBY_LOG_LEVEL": "WARNING",
     }
     with (
-        serve(env, "--port", str(ports[0]), "--no-migrate") as first,
-        serve(env, "--port", str(ports[1]), "--no-migrate") as second,
+        serve(env, "--port", str(ports[0]), "--no-migrate") as (first, first_log),
+        serve(env, "--port", str(ports[1]), "--no-migrate") as (second, second_log),
     ):
-        for port, process in ((ports[0], first), (ports[1], second)):
-            wait_healthy(f"http://127.0.0.1:{port}", process, lambda p=process: _stderr(p))
+        for port, process, log in ((ports[0], first, first_log), (ports[1], second, second_log)):
+            wait_healthy(f"http://127.0.0.1:{port}", process, lambda log=log: _output(log))
         settings = Settings(**{k.removeprefix("STANDBY_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         yield LiveServer(settings, ports[0]), LiveServer(settings, ports[1])
 

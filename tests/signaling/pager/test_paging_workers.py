@@ -167,7 +167,7 @@ def fleet(
         "STANDBY_REDIS_URL": REDIS_URL,
         "STANDBY_REDIS_PREFIX": redis_prefix,
         "STANDBY_PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",
-        "STANDBY_LOG_LEVEL": "WARNING",
+        "STANDBY_LOG_LEVEL": "INFO",  # the runbooks read the workers' "ready" and "fired" lines
         # The runbooks open many sessions in one GULF room at once: paging load, not a real room.
         "STANDBY_ROOM_OPEN_SESSIONS_MAX": "0",
         "STANDBY_TECHNOLOGIST_OPEN_SESSIONS_MAX": "0",
