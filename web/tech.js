@@ -181,8 +181,19 @@ function fillRooms(rooms) {
     select.append(group);
   }
   if (known) select.value = saved;
+  showRoomWhere();
   $("request").disabled = false;
 }
+
+/** The chosen room's facility in full under the list (a technologist works at several sites, and
+ * a narrow list cuts the option's text). */
+function showRoomWhere() {
+  const option = $("room").selectedOptions[0];
+  const name = option && option.dataset.facilityName;
+  $("room-where").textContent = name ? `At ${name} (${option.dataset.facilityState})` : "";
+}
+
+$("room").addEventListener("change", () => showRoomWhere());
 
 function invalid(input, yes) {
   input.setAttribute("aria-invalid", yes ? "true" : "false");

@@ -144,6 +144,7 @@ async def test_what_a_new_technologist_tripped_over(server: LiveServer, pages: P
         "() => { const s = document.getElementById('room'); return s.options[s.selectedIndex].text; }"
     )
     assert selected == "CT Room 1 · CT — North Imaging Center"
+    await expect(tech.locator("#room-where")).to_have_text("At North Imaging Center (TX)")
     await tech.fill("#accession", "")
     await tech.click("#request")
     await expect(tech.locator("#notices")).to_contain_text("Enter the exam's accession number.")
