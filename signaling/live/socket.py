@@ -33,7 +33,7 @@ from signaling.common.errors import BusUnavailable, StandbyError
 from signaling.directory.queries import eligible_facility_ids
 from signaling.live.budget import MessageBudget, Verdict
 from signaling.live.close_codes import CloseCode
-from signaling.live.hub import other
+from signaling.live.hub import LOGIN_ENDED, other
 from signaling.live.link_watch import TICK_S, LinkWatch, describe
 from signaling.live.login_check import LoginCheck
 from signaling.live.protocol import (
@@ -233,15 +233,15 @@ class Connection:
 
     def on_user(self, message: dict[str, Any]) -> None:
         kind = message.get("kind")
-        if kind == "login_ended" and self.login_id in message["logins"]:
+        if kind == LOGIN_ENDED and self.login_id in message["logins"]:
             self.end_login(Ended(message["reason"]))
         elif kind in (SOCKET_OPENED, SOCKET_CLOSED) and message.get("login") == self.login_id:
             self._census(kind, message["conn"])
         elif kind == "page":
             self.send(Paged(session_id=message["session_id"], tier=message["tier"]))
-        elif message.get("kind") == "covered":
+        elif kind == "covered":
             self.send(Covered(session_id=message["session_id"], by=message["by"]))
-        elif message.get("kind") == "alert":
+        elif kind == "alert":
             self.send(SupervisorAlert(session_id=message["session_id"]))
 
     def on_lobby(self, message: dict[str, Any]) -> None:
