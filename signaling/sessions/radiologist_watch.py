@@ -89,9 +89,10 @@ class EvidenceBook:
         """A socket's evidence on the radiologist's media. Live moves the session's last-live time
         to ``now``; gone only starts the clock if nothing has yet; only while the session is joined
         (a re-join starts the evidence afresh). Within one flush, live wins: one socket seeing the
-        radiologist's media is evidence that it arrives."""
+        radiologist's media is evidence that it arrives, and the latest such time is kept (what a failed
+        flush puts back never moves it earlier)."""
         seen = self._pending.get(session_id)
-        if live or seen is None:
+        if seen is None or (live and not (seen[0] and seen[1] >= now)):
             self._pending[session_id] = (live, now)
 
     async def flush(self) -> int:
