@@ -512,7 +512,12 @@ async def endpoint(websocket: WebSocket) -> None:
         logins.remove(conn)
         services.hub.leave_user(principal.id, conn)
         services.hub.leave_lobby(conn)
-        await conn.leave_room()
+        try:
+            await conn.leave_room()
+        except BusUnavailable:
+            # The rest of the clean-up must run (its writer and helpers would live on); the peer's
+            # link watch sees this side gone without the "bye".
+            log.warning("socket %s: bus unavailable, the session is not told it left", conn.id)
         await conn.announce(SOCKET_CLOSED)
         for task in helpers:
             task.cancel()

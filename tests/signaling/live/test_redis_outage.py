@@ -5,6 +5,7 @@ over HTTP meanwhile is kept, and the first relay after Redis is back arrives."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -93,3 +94,24 @@ async def test_redis_down_keeps_sockets_open_and_the_first_relay_after_arrives(
         assert ended.status_code == 200, ended.text
         redis_proxy.mend()
     assert (await get_session(bus_server, tech, session["id"]))["state"] == "ended"
+
+
+async def test_a_socket_leaving_while_redis_is_down_is_cleaned_up_without_an_error(
+    bus_server: LiveServer, redis_proxy: CuttableProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A joined page closes while Redis is cut: its socket's clean-up runs to the end (no
+    exception escapes the endpoint), and the server says in one warning what it could not tell."""
+    tech = await login(bus_server, "tech")
+    session = await open_session(bus_server, tech)
+    async with connect(bus_server, tech) as t:
+        await t.send({"type": "join", "session_id": session["id"]})
+        await t.expect("joined")
+        redis_proxy.cut()
+    caplog.set_level(logging.WARNING)
+    for _ in range(100):
+        if "the session is not told it left" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    redis_proxy.mend()
+    assert "the session is not told it left" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
