@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import make_settings
@@ -386,6 +387,13 @@ async def test_the_same_reply_at_two_workers_at_once_acts_once(
     ):
         _, session = await east_request(a)
         await fake_twilio.expect_sms(PATEL)
+        # Both servers run in this one process (threads): FastAPI builds a route's parameter
+        # models on its first request, and two threads doing that at once race in pydantic. Real
+        # workers are processes; an unsigned request to each first (refused, 403) builds them.
+        async with httpx.AsyncClient() as client:
+            for worker in (a, b):
+                unsigned = await client.post(f"{worker.url}/twilio/sms", data={"Body": "YES"})
+                assert unsigned.status_code == 403
         sid = "SM" + secrets.token_hex(16)
         replies = await asyncio.gather(
             *(
