@@ -43,6 +43,7 @@ from signaling.http.edge import EdgeGuard
 from signaling.live import socket
 from signaling.live.bus import make_bus
 from signaling.live.hub import Hub
+from signaling.live.link_watch import LinkTicker
 from signaling.live.login_check import LoginCheck
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
@@ -132,6 +133,8 @@ def create_app(
         evidence_loop = asyncio.create_task(
             app.state.services.evidence.run(stopping), name="repage-evidence"
         )
+        app.state.links = LinkTicker()
+        links_loop = asyncio.create_task(app.state.links.run(stopping), name="link-watches")
         repage_loop = asyncio.create_task(
             radiologist_watch.run(app.state.services, settings.repage_after_s, utc_now, stopping),
             name="repage-sweep",
@@ -147,6 +150,7 @@ def create_app(
             await login_loop
             await repage_loop
             await evidence_loop
+            await links_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()

@@ -17,13 +17,19 @@ decides, assessments say ``server_checked: false`` and the record says "client e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from media.link import Assessment, ClientReport, Direction, ServerEvidence, Verdict
 from signaling.live.hub import other
+
+log = logging.getLogger(__name__)
 
 TICK_S = 0.1
 HEARTBEAT_S = 5.0
@@ -117,10 +123,64 @@ class LinkWatch:
         self._last, self._sent_at = key, now
         return views, verified, changed
 
+    def next_due(self) -> float:
+        """When ``tick`` must run next if no evidence arrives (``clock`` time): the earliest moment
+        a direction's state may change by itself, or the heartbeat."""
+        now = self.clock()
+        changes = (direction.next_change(now) for direction in self.directions.values())
+        return min(self._sent_at + HEARTBEAT_S, *changes)
+
     def gone(self, sender: str) -> bool:
         """Whether ``sender``'s media was gone (lost or frozen: no supervision) as of the last
         tick. The re-page rule counts from it, on the server (``signaling.sessions.radiologist_watch``)."""
         return sender in self._gone
+
+
+class Ticking(Protocol):
+    """A socket with a watch: ``tick_link(now)`` tells its page what changed and returns when it
+    must run next without new evidence."""
+
+    def tick_link(self, now: float) -> float: ...
+
+
+class LinkTicker:
+    """One worker's clock for every watch of its sockets: every ``TICK_S`` it runs the watches
+    that are due (evidence arrived, or a state may have changed by itself, or the heartbeat), the
+    rest cost a comparison. One task, not one per socket waking ten times a second."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._due: dict[Ticking, float] = {}
+
+    def poke(self, member: Ticking) -> None:
+        """Evidence arrived for ``member``'s watch (or it just started): run it at the next tick."""
+        self._due[member] = -math.inf
+
+    def remove(self, member: Ticking) -> None:
+        self._due.pop(member, None)
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def tick(self) -> int:
+        """Run every due watch once; how many ran."""
+        now = self._clock()
+        due = [member for member, at in self._due.items() if at <= now]
+        for member in due:
+            try:
+                following = member.tick_link(now)
+            except Exception:
+                log.exception("link watch: a socket's tick failed")
+                following = now + HEARTBEAT_S
+            if member in self._due:  # not removed meanwhile
+                self._due[member] = following
+        return len(due)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), TICK_S)
 
 
 def state_word(view: dict[str, Any]) -> str:

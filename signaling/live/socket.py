@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ from signaling.directory.queries import eligible_facility_ids
 from signaling.live.budget import MessageBudget, Verdict
 from signaling.live.close_codes import CloseCode
 from signaling.live.hub import LOGIN_ENDED, other
-from signaling.live.link_watch import TICK_S, LinkWatch, describe
+from signaling.live.link_watch import LinkTicker, LinkWatch, describe
 from signaling.live.login_check import LoginCheck
 from signaling.live.protocol import (
     Answer,
@@ -105,7 +106,12 @@ class Connection:
     """One participant's socket: its room, its peer, its outbox."""
 
     def __init__(
-        self, websocket: WebSocket, login: Login, services: Services, logins: LoginCheck
+        self,
+        websocket: WebSocket,
+        login: Login,
+        services: Services,
+        logins: LoginCheck,
+        links: LinkTicker,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.ws = websocket
@@ -115,6 +121,7 @@ class Connection:
         self.login_ended: Ended | None = None
         self.services = services
         self.logins = logins
+        self.links = links  # the worker's clock for link watches
         self.hub = services.hub
         self.outbox: asyncio.Queue[str | _Close] = asyncio.Queue(OUTBOX_LIMIT)
         self.session_id: str | None = None
@@ -126,7 +133,8 @@ class Connection:
         self._paging_task: asyncio.Task[None] | None = None
         self.link: LinkWatch | None = None
         self.monitored = False  # the session's facility has the media monitor on
-        self._link_task: asyncio.Task[None] | None = None
+        self._link_session: str | None = None  # the session the watch is of
+        self._telling: asyncio.Task[None] | None = None  # a link change being recorded, then told
         self._evidence_live: bool | None = None  # as last noted
         self._evidence_at = 0.0
         self._paging_again = False
@@ -193,14 +201,16 @@ class Connection:
             self.send(PeerLeft(role=other(self.role)))
             if self.link is not None:
                 self.link.left(other(self.role))
+                self.links.poke(self)
         elif kind == "stats" and self.session_id is not None:
             if self.link is None:
-                self.link = LinkWatch(monitored=self.monitored)
-                self._link_task = asyncio.create_task(self._watch_link(self.session_id))
+                self.link, self._link_session = LinkWatch(monitored=self.monitored), self.session_id
             self.link.report(message["from"], message["report"])
+            self.links.poke(self)
         elif kind == "evidence" and self.link is not None:
             # Before the first stats the watch has not started: the next evidence is a second away.
             self.link.server(message["from"], message)
+            self.links.poke(self)
         elif kind == "relay":
             self._put(message["frame"])
         elif kind == "session":
@@ -382,22 +392,52 @@ class Connection:
             role,
         )
 
-    async def _watch_link(self, session_id: str) -> None:
-        """Tell this page the link's state on change (and every few seconds); the technologist's
-        socket also records each change; every socket tells the server's re-page rule what it
-        sees of the radiologist's media."""
-        while self.link is not None and self.session_id == session_id:
-            told = self.link.tick()
-            if told is not None:
-                views, verified, changed = told
-                if changed and self.role == "technologist":
-                    # Recorded before the page is told, and shielded: a page that leaves right
-                    # after a change (its socket closing cancels this watch) loses no record.
-                    detail = describe(views, verified, self.link.monitored)
-                    await asyncio.shield(self._record_link(session_id, detail))
-                self.send(Link(session_id=session_id, directions=views, verified=verified))
-            self._report_radiologist(session_id, live=not self.link.gone("radiologist"))
-            await asyncio.sleep(TICK_S)
+    def tick_link(self, now: float) -> float:
+        """The worker's ticker runs this when the watch is due (``link_watch.LinkTicker``): tell
+        this page the link's state on a change (and every few seconds); the technologist's socket
+        also records each change; every socket tells the server's re-page rule what it sees of the
+        radiologist's media. Returns when it must run next without new evidence."""
+        link, session_id = self.link, self._link_session
+        if link is None or session_id is None or self.session_id != session_id:
+            return math.inf
+        told = link.tick()
+        if told is not None:
+            views, verified, changed = told
+            message = Link(session_id=session_id, directions=views, verified=verified)
+            detail = None
+            if changed and self.role == "technologist":
+                detail = describe(views, verified, link.monitored)
+            self._tell_link(session_id, message, detail)
+        self._report_radiologist(session_id, live=not link.gone("radiologist"))
+        every = radiologist_watch.evidence_every(self.services.settings.repage_after_s)
+        return min(link.next_due(), self._evidence_at + every)
+
+    def _tell_link(self, session_id: str, message: Link, detail: str | None) -> None:
+        """Send the page the link's state; a change the technologist's socket sees is recorded
+        first. Its own task, which leaving the session does not cancel, so no record is lost;
+        later states wait behind it, so the page hears them in order."""
+        prior = self._telling
+        if detail is None and (prior is None or prior.done()):
+            self.send(message)
+            return
+        self._telling = asyncio.create_task(
+            self._record_then_tell(prior, session_id, message, detail)
+        )
+
+    async def _record_then_tell(
+        self,
+        prior: asyncio.Task[None] | None,
+        session_id: str,
+        message: Link,
+        detail: str | None,
+    ) -> None:
+        if prior is not None:
+            with contextlib.suppress(Exception):
+                await prior
+        if detail is not None:
+            await self._record_link(session_id, detail)
+        if self.session_id == session_id:
+            self.send(message)
 
     def _report_radiologist(self, session_id: str, *, live: bool) -> None:
         """Note the evidence on a change and every ``evidence_every`` otherwise; the worker's
@@ -417,9 +457,8 @@ class Connection:
             log.exception("socket %s: recording the link state failed", self.id)
 
     def _stop_link(self) -> None:
-        if self._link_task is not None:
-            self._link_task.cancel()
-        self.link, self._link_task, self._evidence_live = None, None, None
+        self.links.remove(self)
+        self.link, self._link_session, self._evidence_live = None, None, None
 
     async def leave_room(self) -> None:
         self._stop_link()
@@ -496,7 +535,7 @@ async def endpoint(websocket: WebSocket) -> None:
     principal = login.principal
     await websocket.accept()
     logins: LoginCheck = websocket.app.state.login_check
-    conn = Connection(websocket, login, services, logins)
+    conn = Connection(websocket, login, services, logins, websocket.app.state.links)
     writer = asyncio.create_task(conn.write_loop(), name=f"ws-writer-{conn.id}")
     helpers: list[asyncio.Task[None]] = []
     services.hub.enter_user(principal.id, conn)

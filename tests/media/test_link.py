@@ -3,7 +3,11 @@ it, and not from evidence that should not; the coverage record."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from media.link import (
     REPORT_STALE_S,
@@ -188,3 +192,65 @@ def test_a_gap_open_at_the_end_is_closed_and_its_causes_accumulate() -> None:
     assert coverage.live_s == pytest.approx(2.0)
     assert [(g.start, g.end) for g in coverage.gaps] == [(2.0, 4.0)]
     assert coverage.gaps[0].causes == ("technologist:audio_silent", "radiologist:no_reports")
+
+
+@st.composite
+def evidence(draw: st.DrawFn) -> tuple[Direction, float]:
+    """A direction fed a random second-by-second history: counters that move or stall, levels
+    loud or silent, poor or good figures, server verdicts now and then; and a moment after it."""
+    direction = Direction(monitored=draw(st.booleans()))
+    at, frames, packets = 0.0, 0, 0
+    for _ in range(draw(st.integers(1, 12))):
+        at += draw(st.sampled_from([0.3, 1.0, 1.0, 1.0, 1.7, 2.5]))
+        frames += draw(st.sampled_from([0, 0, 30]))
+        packets += draw(st.sampled_from([0, 50, 50]))
+        direction.client(
+            ClientReport(
+                at=at,
+                frames_decoded=frames,
+                fps=draw(st.sampled_from([0.0, 3.0, 30.0])),
+                audio_packets=packets,
+                audio_level=draw(st.sampled_from([0.0, 0.05])),
+                rtt_ms=draw(st.sampled_from([None, 20.0, 800.0])),
+                loss=draw(st.sampled_from([0.0, 0.3])),
+                jitter_ms=5.0,
+                bitrate_kbps=900.0,
+                candidate="host",
+            )
+        )
+        if draw(st.booleans()):
+            direction.server(
+                ServerEvidence(
+                    at=at + draw(st.floats(0.0, 1.0)),
+                    kind=draw(st.sampled_from(["video", "audio"])),
+                    verdict=draw(st.sampled_from(list(Verdict))),
+                )
+            )
+    return direction, at + draw(st.sampled_from([0.0, 0.1, 0.5, 1.2, 3.0, 6.0]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(evidence(), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=8))
+def test_nothing_changes_before_next_change(
+    case: tuple[Direction, float], fractions: list[float]
+) -> None:
+    """Without new evidence the assessment at any moment before ``next_change`` is the one of now:
+    a watch that assesses only on evidence and at ``next_change`` misses no change."""
+    direction, now = case
+    due = direction.next_change(now)
+    assert due >= now
+    horizon = min(due, now + 30.0)
+    before = direction.assess(now)
+    for fraction in [*fractions, 1.0]:
+        moment = now + fraction * (horizon - now) - (1e-6 if fraction == 1.0 else 0.0)
+        if now <= moment < due:
+            assert direction.assess(moment) == before, (now, moment, due)
+
+
+def test_next_change_is_when_a_stopped_page_turns_lost() -> None:
+    """The report going stale is the next change of a healthy direction; after it, only new
+    evidence changes anything."""
+    direction = fed(Direction(), 5)
+    assert direction.next_change(5.2) == pytest.approx(5.0 + REPORT_STALE_S)
+    assert direction.assess(5.0 + REPORT_STALE_S + 0.01).state is LinkState.LOST
+    assert direction.next_change(20.0) == math.inf

@@ -3,7 +3,10 @@ rule counts from (time as a parameter: the watch's clock is the test's)."""
 
 from __future__ import annotations
 
-from signaling.live.link_watch import LinkWatch, describe
+import pytest
+
+from media.link import REPORT_STALE_S
+from signaling.live.link_watch import HEARTBEAT_S, LinkTicker, LinkWatch, describe
 from tests.signaling.live.test_link import stats
 
 
@@ -64,3 +67,57 @@ def test_a_black_camera_is_recorded_as_black_not_frozen() -> None:
     assert describe(views, False, True) == (
         "technologist: black (video_black); radiologist: frozen (video_frozen)"
     )
+
+
+class Member:
+    """A socket as the ticker sees it: counts its ticks, next due ``every`` after each."""
+
+    def __init__(self, clock: Clock, every: float, fails: bool = False) -> None:
+        self.clock, self.every, self.fails, self.ticks = clock, every, fails, 0
+
+    def tick_link(self, now: float) -> float:
+        self.ticks += 1
+        if self.fails:
+            raise RuntimeError("a broken watch")
+        return now + self.every
+
+
+def test_the_ticker_runs_a_watch_on_evidence_and_when_due_only() -> None:
+    """A poked watch runs at the next tick; then only once its own next moment has come; one that
+    fails does not stop the others; a removed one never runs again."""
+    clock = Clock()
+    ticker = LinkTicker(clock=clock)
+    quiet, broken = Member(clock, every=1.0), Member(clock, every=1.0, fails=True)
+    ticker.poke(quiet)
+    ticker.poke(broken)
+    assert ticker.tick() == 2
+    assert (quiet.ticks, broken.ticks) == (1, 1)
+    for _ in range(9):  # 0.9 s of ticks: not due yet
+        clock.now += 0.1
+        ticker.tick()
+    assert quiet.ticks == 1
+    clock.now += 0.15
+    ticker.tick()
+    assert quiet.ticks == 2
+    ticker.poke(quiet)  # evidence: at once, not a second later
+    ticker.tick()
+    assert quiet.ticks == 3
+    ticker.remove(quiet)
+    ticker.poke(broken)
+    clock.now += 10
+    ticker.tick()
+    assert quiet.ticks == 3
+    assert broken.ticks >= 2
+    assert len(ticker) == 1
+
+
+def test_a_watch_is_due_at_its_next_change_or_heartbeat() -> None:
+    """With both pages reporting, the watch is next due when a report would go stale; once the
+    pages stop, after the loss is told, only the heartbeat is left."""
+    clock = Clock()
+    watch = LinkWatch(clock=clock)
+    second(watch, clock, 1, radiologist_arrives=True)
+    assert watch.next_due() == pytest.approx(clock.now + REPORT_STALE_S)
+    clock.now += 10
+    assert watch.tick() is not None  # lost, told
+    assert watch.next_due() == pytest.approx(clock.now + HEARTBEAT_S)
