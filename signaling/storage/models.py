@@ -46,6 +46,9 @@ class Facility(Base):
     monitor_media: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # A passed camera/microphone/network check on this device is required at the start of a shift.
     require_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Formulary, checklist additions, required fields, reaction card, injection rule
+    # (``signaling.directory.exam_setup.ExamSetup`` as JSON; None: the defaults).
+    exam_setup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     rooms: Mapped[list[Room]] = relationship(
         back_populates="facility", order_by="Room.code", lazy="raise"
     )
@@ -184,6 +187,9 @@ class SupervisionSession(Base):
     # While joined: when a socket of the session (any worker) last saw the radiologist's media live
     # (signaling.sessions.radiologist_watch); older than the re-page window, the session pages again.
     radiologist_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A keyed digest (HMAC-SHA256 under the service's key) of the patient identifier the
+    # technologist gave, to find that patient's prior reactions; the identifier itself is not kept.
+    patient_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
     facility: Mapped[Facility] = relationship(lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
@@ -246,6 +252,7 @@ class SessionEvent(Base):
     every milestone (accepted, released, ice_connected, media_verified), with who and when."""
 
     __tablename__ = "session_events"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(
@@ -257,6 +264,26 @@ class SessionEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # What an exam-record entry says (signaling.record): exam, checklist, injection, reaction, ...
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Its place in the session's hash chain, set by the sealer (signaling.record.chain) within a
+    # second of the write: None until then.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RecordChain(Base):
+    """The head of one session's hash chain: how many entries are sealed and the last digest, so a
+    removed tail is noticed too."""
+
+    __tablename__ = "record_chains"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("supervision_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    head: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PreflightCheck(Base):
