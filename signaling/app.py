@@ -36,6 +36,7 @@ from signaling.http import (
     monitor,
     pages,
     preflight,
+    record,
     sessions,
     twilio_webhooks,
 )
@@ -47,6 +48,7 @@ from signaling.live.link_watch import LinkTicker
 from signaling.live.login_check import LoginCheck
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
+from signaling.record import chain
 from signaling.services import Services
 from signaling.sessions import radiologist_watch
 from signaling.startup import StartPhases
@@ -133,6 +135,7 @@ def create_app(
         evidence_loop = asyncio.create_task(
             app.state.services.evidence.run(stopping), name="repage-evidence"
         )
+        sealer_loop = asyncio.create_task(chain.run(db, utc_now, stopping), name="record-sealer")
         app.state.links = LinkTicker()
         links_loop = asyncio.create_task(app.state.links.run(stopping), name="link-watches")
         repage_loop = asyncio.create_task(
@@ -151,6 +154,7 @@ def create_app(
             await repage_loop
             await evidence_loop
             await links_loop
+            await sealer_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()
@@ -163,6 +167,7 @@ def create_app(
     )
     app.include_router(logins.router)
     app.include_router(sessions.router)
+    app.include_router(record.router)
     app.include_router(admin.router)
     app.include_router(facilities.router)
     app.include_router(preflight.router)

@@ -1,4 +1,4 @@
-"""The ``standby`` command: serve, demo, migrate, load-directory, user management."""
+"""The ``standby`` command: serve, demo, migrate, load-directory, user management, record checks."""
 
 from __future__ import annotations
 
@@ -292,6 +292,43 @@ def cmd_user(args: argparse.Namespace) -> None:
         print("\n".join(asyncio.run(_user_list(settings))) or "no users")
 
 
+async def _verify_records(settings: Settings, session_id: str | None) -> tuple[list[str], bool]:
+    from signaling.record import chain
+    from signaling.storage.database import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db:
+            if session_id is not None:
+                verdicts = [await chain.verify(db, session_id)]
+            else:
+                verdicts = await chain.verify_all(db)
+    finally:
+        await engine.dispose()
+    lines = []
+    for v in verdicts:
+        pending = f", {v.unsealed} not sealed yet" if v.unsealed else ""
+        if v.intact:
+            lines.append(f"{v.session_id}: intact ({v.length} entries{pending})")
+        else:
+            lines.append(f"{v.session_id}: BROKEN: {v.problem}")
+    broken = sum(not v.intact for v in verdicts)
+    if session_id is None:
+        lines.append(f"{len(verdicts)} records checked, {broken} broken")
+    return lines, broken == 0
+
+
+def cmd_record(args: argparse.Namespace) -> None:
+    """``standby record verify [SESSION | --all]``: exit 0 when every chain checked is intact,
+    1 when one is not (naming its first entry altered or removed)."""
+    if args.session is None and not args.all:
+        raise CliError("name a session, or --all")
+    lines, intact = asyncio.run(_verify_records(_settings(), args.session))
+    print("\n".join(lines))
+    if not intact:
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="standby", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -338,6 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
         user_commands.add_parser(name).add_argument("username")
     user_commands.add_parser("list")
     user.set_defaults(func=cmd_user)
+    record = commands.add_parser("record", help="the sessions' records")
+    record_commands = record.add_subparsers(dest="record_command", required=True)
+    verify = record_commands.add_parser(
+        "verify",
+        help="check a session's record chain (or every one): names the first entry "
+        "altered or removed",
+    )
+    verify.add_argument("session", nargs="?")
+    verify.add_argument("--all", action="store_true", help="every session's record")
+    record.set_defaults(func=cmd_record)
     return parser
 
 

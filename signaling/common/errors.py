@@ -7,7 +7,9 @@ StandbyError                     what the edge maps to an HTTP status or a WebSo
 ├── Conflict           409      the thing is in another state than the action expects
 │   ├── IllegalTransition       a session state machine refused a transition
 │   ├── MonitorOff              the facility has the server's media monitor turned off
-│   └── RoomBusy                the room already has as many open sessions as it may
+│   ├── RoomBusy                the room already has as many open sessions as it may
+│   ├── NotVerifiedLive         the facility records an injection only under verified supervision
+│   └── RecordFixed             that part of the record is recorded: correct it with an amendment
 ├── InvalidInput       422      well-formed request with a value we cannot accept
 │   └── NoUsableCandidate       an offer none of whose ICE candidates the server's peer may use
 ├── PreflightRequired  428      the facility requires a passed pre-flight check on this device
@@ -66,6 +68,14 @@ class MonitorOff(Conflict):
 
 class RoomBusy(Conflict):
     code = "room_busy"
+
+
+class NotVerifiedLive(Conflict):
+    code = "not_verified_live"
+
+
+class RecordFixed(Conflict):
+    code = "recorded"
 
 
 class InvalidInput(StandbyError):

@@ -135,7 +135,7 @@ class EscalationLine:
 
 @dataclass(frozen=True)
 class Reaction:
-    seq: int  # the entry that opened it
+    seq: int  # the number (id) of the entry that opened it: how routes name the reaction
     onset_at: datetime
     reported_by: Person
     type: ReactionType | None = None
@@ -174,7 +174,7 @@ class Amendment:
     at: datetime
     by: Person
     reason: str
-    target_seq: int  # the entry it corrects
+    target_seq: int  # the number (id) of the entry it corrects
     changes: dict[str, tuple[object, object]]  # field -> (as it stood, as amended)
 
 

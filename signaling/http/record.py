@@ -1,0 +1,271 @@
+"""HTTP API of a session's exam and reaction record: parse, call ``signaling.record``, map results.
+
+Entries are numbered by their id (``entry``); the record's views (JSON, HTML, PDF, FHIR) are read by
+whoever may see the session, written by its participants.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, status
+
+from signaling.clock import iso_ms, utc_now
+from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
+from signaling.record import actions, chain, store
+from signaling.record.entries import (
+    AmendmentIn,
+    ChecklistIn,
+    EscalationIn,
+    ExamIn,
+    FindingsIn,
+    ReactionIn,
+    TreatmentIn,
+    VitalsIn,
+)
+from signaling.services import Services
+from signaling.sessions import supervision
+from signaling.storage.models import SessionEvent
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/sessions/{session_id}", tags=["record"])
+EntryId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="the entry's number")]
+
+
+def _entry(e: SessionEvent) -> dict[str, Any]:
+    return {"entry": e.id, "kind": e.kind, "at": iso_ms(e.at)}
+
+
+async def _changed(services: Services, session_id: str) -> None:
+    """Both pages re-read the record (a best effort: the record itself is already stored)."""
+    try:
+        await services.hub.to_session(session_id, {"kind": "record_changed"})
+    except Exception as exc:
+        log.warning(
+            "session %s: the pages were not told of the record change (%r)", session_id, exc
+        )
+
+
+@router.put("/exam")
+async def save_exam(
+    session_id: str, body: ExamIn, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """The exam (agent from the facility's formulary, volume, route, IV site, injector or hand);
+    saved again until the injection is recorded, then corrected by an amendment (409)."""
+    async with services.db() as db, db.begin():
+        e = await actions.save_exam(
+            db, principal, session_id, body, utc_now(), services.settings.secret_key
+        )
+    await _changed(services, session_id)
+    return _entry(e)
+
+
+@router.post("/checklist")
+async def confirm_checklist(
+    session_id: str, body: ChecklistIn, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        e = await actions.confirm_checklist(db, principal, session_id, body, utc_now())
+    await _changed(services, session_id)
+    return _entry(e)
+
+
+@router.post("/injection", status_code=status.HTTP_201_CREATED)
+async def record_injection(
+    session_id: str, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """ "Injecting now": stamped by the server with whether the radiologist was verified two-way
+    live at that second. 409 ``not_verified_live`` (with why) where the facility requires it."""
+    async with services.db() as db, db.begin():
+        e = await actions.record_injection(db, principal, session_id, utc_now())
+    await _changed(services, session_id)
+    return _entry(e) | {"verified": (e.body or {})["verified"], "link": (e.body or {})["link"]}
+
+
+async def _after_reaction(services: Services, opened: actions.Opened, principal: Any) -> bool:
+    """Summon help: a STAT page of every tier when no radiologist is verified live, an alert to
+    the radiologist in the session. Returns whether a STAT page went out."""
+    s, entry = opened.session, opened.entry
+    paged = False
+    if opened.summons:
+        paged = await _stat(services, s.id, entry)
+    if opened.alert:
+        try:
+            await services.hub.to_participant(
+                s.id,
+                "radiologist",
+                {
+                    "kind": "reaction_alert",
+                    "session_id": s.id,
+                    "reaction": (entry.body or {}).get("reaction", entry.id),
+                    "onset_at": (entry.body or {}).get("onset_at"),
+                    "severity": (entry.body or {}).get("severity"),
+                    "reported_by": principal.full_name,
+                },
+            )
+        except Exception as exc:
+            log.warning("session %s: the reaction alert was not published (%r)", s.id, exc)
+    await _changed(services, s.id)
+    return paged
+
+
+async def _stat(services: Services, session_id: str, entry: SessionEvent) -> bool:
+    reaction_id = (entry.body or {}).get("reaction", entry.id)
+    now = utc_now()
+    stat = getattr(services.pager, "stat", None)
+    if stat is None:
+        log.error("session %s: STAT paging is not available in this build", session_id)
+        return False
+    async with services.db() as db, db.begin():
+        fresh = await stat(db, session_id, now)
+        s = await supervision.load(db, session_id)
+        opened = await actions.reaction_entry(db, session_id, reaction_id)
+        actions.stat_paged(db, s, opened, now)
+    await services.pager.deliver(fresh, now)
+    services.pager.poke()
+    return True
+
+
+@router.post("/reactions", status_code=status.HTTP_201_CREATED)
+async def open_reaction(
+    session_id: str, principal: CurrentUser, services: ServicesDep, body: ReactionIn | None = None
+) -> dict[str, Any]:
+    """ "Reaction": the onset now (or as given), from either participant's page. A moderate or
+    severe reaction with no radiologist verified live pages every tier at once."""
+    async with services.db() as db, db.begin():
+        opened = await actions.open_reaction(
+            db, principal, session_id, body or ReactionIn(), utc_now()
+        )
+    paged = await _after_reaction(services, opened, principal)
+    return _entry(opened.entry) | {"reaction": opened.entry.id, "stat_paged": paged}
+
+
+@router.post("/reactions/{reaction}/findings")
+async def add_findings(
+    session_id: str,
+    reaction: EntryId,
+    body: FindingsIn,
+    principal: CurrentUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        opened = await actions.add_findings(db, principal, session_id, reaction, body, utc_now())
+    paged = await _after_reaction(services, opened, principal)
+    return _entry(opened.entry) | {"stat_paged": paged}
+
+
+async def _add_item(
+    services: Services,
+    principal: Any,
+    session_id: str,
+    reaction: int,
+    item: TreatmentIn | VitalsIn | EscalationIn,
+) -> dict[str, Any]:
+    async with services.db() as db, db.begin():
+        e = await actions.add_to_reaction(db, principal, session_id, reaction, item, utc_now())
+    await _changed(services, session_id)
+    return _entry(e)
+
+
+@router.post("/reactions/{reaction}/treatments", status_code=status.HTTP_201_CREATED)
+async def add_treatment(
+    session_id: str,
+    reaction: EntryId,
+    body: TreatmentIn,
+    principal: CurrentUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    """What was given (drug, dose, route, time, who) as written: Standby never suggests a dose."""
+    return await _add_item(services, principal, session_id, reaction, body)
+
+
+@router.post("/reactions/{reaction}/vitals", status_code=status.HTTP_201_CREATED)
+async def add_vitals(
+    session_id: str,
+    reaction: EntryId,
+    body: VitalsIn,
+    principal: CurrentUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    return await _add_item(services, principal, session_id, reaction, body)
+
+
+@router.post("/reactions/{reaction}/escalations", status_code=status.HTTP_201_CREATED)
+async def add_escalation(
+    session_id: str,
+    reaction: EntryId,
+    body: EscalationIn,
+    principal: CurrentUser,
+    services: ServicesDep,
+) -> dict[str, Any]:
+    return await _add_item(services, principal, session_id, reaction, body)
+
+
+@router.post("/reactions/{reaction}/acknowledge")
+async def acknowledge(
+    session_id: str, reaction: EntryId, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """The radiologist saw the alert: the first action after onset, stamped by the server."""
+    async with services.db() as db, db.begin():
+        e = await actions.acknowledge(db, principal, session_id, reaction, utc_now())
+    await _changed(services, session_id)
+    return {"acknowledged": True, "entry": e.id if e else None}
+
+
+@router.post("/amendments", status_code=status.HTTP_201_CREATED)
+async def amend(
+    session_id: str, body: AmendmentIn, principal: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    """A correction of one entry, with a reason: the original stays readable."""
+    async with services.db() as db, db.begin():
+        e = await actions.amend(db, principal, session_id, body, utc_now())
+    await _changed(services, session_id)
+    return _entry(e)
+
+
+@router.get("/record/verify")
+async def verify(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """Whether the session's record chain is intact; if not, the first entry altered or removed."""
+    await supervision.visible_session(db, principal, session_id, utc_now())
+    v = await chain.verify(db, session_id)
+    return {
+        "intact": v.intact,
+        "length": v.length,
+        "head": v.head,
+        "unsealed": v.unsealed,
+        "problem": v.problem,
+        "first_bad": v.first_bad,
+    }
+
+
+@router.get("/record/priors")
+async def priors(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """Reactions recorded in Standby for the same patient (by keyed digest), newest first."""
+    s = await supervision.visible_session(db, principal, session_id, utc_now())
+    if supervision.participant_role(s, principal) is None and not supervision.shows_accession(
+        principal, s
+    ):
+        return {"priors": []}
+    found = await store.prior_reactions(db, principal, session_id, utc_now())
+    return {
+        "priors": [
+            {
+                "onset_at": iso_ms(p.onset_at),
+                "facility": p.facility,
+                "agent": (
+                    {
+                        "product": p.agent.product,
+                        "generic": p.agent.generic,
+                        "class": p.agent.agent_class,
+                    }
+                    if p.agent
+                    else None
+                ),
+                "severity": p.severity,
+                "type": p.type,
+                "recommendation": p.recommendation,
+            }
+            for p in found
+        ]
+    }
