@@ -42,7 +42,9 @@ SETUP = {
 EXAM = {"agent": "OMNI350", "volume_ml": 100, "iv_site": "left antecubital", "delivery": "injector"}
 
 
-async def set_exam_setup(db: AsyncSession, facility: str = "North Imaging Center", **extra: Any) -> None:
+async def set_exam_setup(
+    db: AsyncSession, facility: str = "North Imaging Center", **extra: Any
+) -> None:
     await db.execute(
         update(Facility).where(Facility.name == facility).values(exam_setup=SETUP | extra)
     )
@@ -190,7 +192,7 @@ async def test_a_reaction_is_completed_as_it_comes_and_amendments_keep_the_origi
         assert (await client.post(f"/api/sessions/{sid}/injection")).status_code == 201
         later = await client.put(f"/api/sessions/{sid}/exam", json=EXAM | {"volume_ml": 80})
         assert later.status_code == 409
-        assert "amendment" in later.json()["message"]
+        assert "amendment" in later.json()["detail"]
         opened = await client.post(f"/api/sessions/{sid}/reactions", json={"severity": "mild"})
         assert opened.status_code == 201, opened.text
         reaction = opened.json()["reaction"]
@@ -205,7 +207,9 @@ async def test_a_reaction_is_completed_as_it_comes_and_amendments_keep_the_origi
             json={"drug": "diphenhydramine", "dose": "50 mg", "route": "PO", "given_by": "RN Lee"},
         )
         assert treated.status_code == 201, treated.text
-        vitals = await client.post(f"{base}/vitals", json={"systolic": 128, "diastolic": 80, "spo2": 98})
+        vitals = await client.post(
+            f"{base}/vitals", json={"systolic": 128, "diastolic": 80, "spo2": 98}
+        )
         assert vitals.status_code == 201, vitals.text
         amended = await client.post(
             f"/api/sessions/{sid}/amendments",
@@ -276,7 +280,12 @@ async def test_the_patient_identifier_is_never_stored_and_finds_prior_reactions(
         ("exam", EXAM | {"iv_site": "left\u202earm"}, 422, "direction-override"),
         ("exam", EXAM | {"patient_id": "x" * 65}, 422, "patient_id"),
         ("exam", EXAM | {"extra": 1}, 422, "extra"),
-        ("checklist", {"confirmed": ["consent", "made_up"]}, 422, "unknown checklist items made_up"),
+        (
+            "checklist",
+            {"confirmed": ["consent", "made_up"]},
+            422,
+            "unknown checklist items made_up",
+        ),
         ("checklist", {"confirmed": []}, 422, "confirmed"),
         ("reactions", {"severity": "catastrophic"}, 422, "severity"),
         ("reactions", {"onset_at": "2020-01-01T00:00:00Z"}, 422, "too far in the past"),
