@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.live import LiveServer
 from tests.web.pages import Pages
@@ -22,6 +22,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
 ]
+# A page's answer waits on the server (a request opens its session and fires its first tier in one
+# transaction): on a loaded two-core machine that took over 5 s, Playwright's default. Waiting
+# longer hides no fault: a page that never shows the state still fails.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
