@@ -28,6 +28,7 @@ import {
   waitClass,
 } from "./common.js";
 import { deviceId, Preflight } from "./preflight.js";
+import { RecordPanel } from "./record.js";
 
 const notices = new Notices($("notices"));
 const remoteVideo = $("remote-video");
@@ -85,6 +86,7 @@ const copy = new MediaCopy({
   },
 });
 let link = null; // the server's latest ``link`` verdict for the current session
+const record = new RecordPanel({ root: $("record-panel"), role: "radiologist", notices });
 
 /** Send the server its copy while in a session whose facility monitors media, with a camera. */
 function syncCopy(renew = false) {
@@ -387,6 +389,7 @@ function sendJoin() {
 }
 
 function enterCall(session, resumed = false) {
+  record.enter(session.id);
   current = session;
   link = null;
   peerPresent = false;
@@ -452,6 +455,7 @@ function leaveCall(text) {
   show($("stage"), false);
   show($("unmute"), false);
   show($("lobby"));
+  record.leave();
   delete $("call-panel").dataset.sessionId;
   $("state").dataset.state = "ended";
   $("state").textContent = "ended";
@@ -630,6 +634,9 @@ function onMessage(message) {
       break;
     case "session":
       updateSession(message.session);
+      break;
+    case "record_changed":
+      if (current && message.session_id === current.id) record.refresh();
       break;
     case "link":
       showLink(message, "radiologist", Boolean(current && current.state === "joined"), notices);

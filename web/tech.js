@@ -28,6 +28,7 @@ import {
   VIA,
 } from "./common.js";
 import { loadOnCall } from "./on_call.js";
+import { RecordPanel } from "./record.js";
 import { deviceId, Preflight } from "./preflight.js";
 
 const ACCESSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -98,6 +99,7 @@ const copy = new MediaCopy({
   },
 });
 let link = null; // the server's latest ``link`` verdict for the current session
+const record = new RecordPanel({ root: $("record-panel"), role: "technologist", notices });
 
 /** Send the server its copy while in a session whose facility monitors media, with a camera. */
 function syncCopy(renew = false) {
@@ -280,6 +282,7 @@ function enterSession(session, resumed = false) {
   sendJoin();
   loadPaging();
   keepScreenOn(true);
+  record.enter(session.id);
 }
 
 function updateSession(session) {
@@ -351,6 +354,7 @@ function finishSession(session) {
   show($("request-panel"));
   loadOnCall();
   renderCall();
+  record.refresh(); // stays in view: a reaction can still be completed after the session ended
 }
 
 /** The stored coverage in one sentence: verified live time and the gaps. */
@@ -769,6 +773,9 @@ function onMessage(message) {
       break;
     case "paging":
       onPaging(message);
+      break;
+    case "record_changed":
+      if (current && message.session_id === current.id) record.refresh();
       break;
     case "error":
       if (message.code === "not_joined" && !current) break; // a late message after leaving

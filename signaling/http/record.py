@@ -6,14 +6,16 @@ whoever may see the session, written by its participants.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
 from signaling.clock import iso_ms, utc_now
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
-from signaling.record import actions, chain, store
+from signaling.record import actions, chain, codes, store
 from signaling.record.entries import (
     AmendmentIn,
     ChecklistIn,
@@ -45,6 +47,56 @@ async def _changed(services: Services, session_id: str) -> None:
         log.warning(
             "session %s: the pages were not told of the record change (%r)", session_id, exc
         )
+
+
+def _jsonable(value: Any) -> Any:
+    """A view as JSON: dataclasses as objects, times ISO-8601 UTC, enums as their values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        body = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in ("breakthrough", "onset_to_action_s", "complete", "score"):
+            if hasattr(value, name):
+                body[name] = _jsonable(getattr(value, name))
+        return body
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@router.get("/record")
+async def get_record(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """The whole record as the pages show it (RecordView): exam, checklist, injection, reactions
+    with what was done, amendments with the original values, pages, link gaps, the chain's head."""
+    now = utc_now()
+    s = await supervision.visible_session(db, principal, session_id, now)
+    view = await store.record_view(db, s, now)
+    if not supervision.shows_accession(principal, s):
+        view = dataclasses.replace(view, exam=dataclasses.replace(view.exam, accession_number=""))
+    return {"record": _jsonable(view)}
+
+
+@router.get("/exam-setup")
+async def exam_setup(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """What the session's pages need to fill its record: the facility's formulary, checklist,
+    injection rule and reaction card, and the reaction signs to choose from."""
+    s = await supervision.visible_session(db, principal, session_id, utc_now())
+    setup = actions.exam_setup(s)
+    return {
+        "facility": s.facility.name,
+        "formulary": [a.model_dump(mode="json") for a in setup.formulary],
+        "checklist": [{"code": c, "label": label} for c, label in setup.checklist_items()],
+        "require_verified_injection": setup.require_verified_injection,
+        "reaction_card": setup.reaction_card.model_dump() if setup.reaction_card else None,
+        "manifestations": [
+            {"key": m.key, "label": m.label, "type": m.reaction_type.value}
+            for m in codes.manifestations().values()
+        ],
+    }
 
 
 @router.put("/exam")

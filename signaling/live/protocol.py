@@ -246,6 +246,13 @@ class Link(_Message):
     verified: bool
 
 
+class RecordChanged(_Message):
+    """Something was added to the session's exam and reaction record: read it again."""
+
+    type: Literal["record_changed"] = "record_changed"
+    session_id: str
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: str
@@ -271,6 +278,7 @@ Outbound = (
     | SupervisorAlert
     | PagingUpdate
     | Link
+    | RecordChanged
     | Error
     | Pong
 )

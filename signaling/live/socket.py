@@ -59,6 +59,7 @@ from signaling.live.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    RecordChanged,
     RequestClosed,
     RequestOpened,
     Requests,
@@ -217,6 +218,8 @@ class Connection:
             self.send(SessionUpdate(session=message["session"]))
         elif kind == "paging_changed":
             self.refresh_paging(message["session_id"])
+        elif kind == "record_changed" and self.session_id is not None:
+            self.send(RecordChanged(session_id=self.session_id))
 
     def refresh_paging(self, session_id: str) -> None:
         """Send this participant the paging summary, read now. One read at a time per socket;
