@@ -36,6 +36,15 @@ class Vital(StrEnum):
     SPO2 = "spo2"
 
 
+class Section(StrEnum):
+    """The export's document sections, each with its LOINC section code."""
+
+    PROCEDURES = "procedures"
+    MEDICATIONS = "medications"
+    REACTIONS = "reactions"
+    VITAL_SIGNS = "vital_signs"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,6 +81,12 @@ class VitalCode(_Frozen):
     unit: Code | None = None
 
 
+class Route(_Frozen):
+    key: str
+    code: Code
+    aliases: tuple[str, ...]  # lower case, as a route may be written
+
+
 class CodeBook(_Frozen):
     snomed_system: str
     loinc_system: str
@@ -79,8 +94,11 @@ class CodeBook(_Frozen):
     agent_classes: dict[AgentClass, Code]
     contrast_media: Code
     allergy_to_contrast: Code
+    routes: dict[str, Route]
     manifestations: dict[str, Manifestation]
     vitals: dict[Vital, VitalCode]
+    document: Code
+    sections: dict[Section, Code]
 
 
 # --- the file's own shape ---------------------------------------------------------------------
@@ -108,13 +126,25 @@ class _Vital(_Frozen):
     unit: _Term | None = None
 
 
+class _Route(_Frozen):
+    snomed: _Term
+    aliases: list[str] = Field(min_length=1)
+
+
+class _Documents(_Frozen):
+    supervision_record: _Term
+
+
 class _File(_Frozen):
     systems: _Systems
     agent_classes: dict[AgentClass, _Term]
     contrast_media: _Term
     allergy_to_contrast: _Term
+    routes: dict[str, _Route]
     manifestations: dict[str, _Manifestation] = Field(min_length=1)
     vitals: dict[Vital, _Vital]
+    documents: _Documents
+    sections: dict[Section, _Term]
 
 
 # --- check digits -----------------------------------------------------------------------------
@@ -182,6 +212,7 @@ def parse(text: str) -> CodeBook:
         raise CodeFileError(f"codes file: {exc}") from exc
     missing = [c.value for c in AgentClass if c not in data.agent_classes]
     missing += [v.value for v in Vital if v not in data.vitals]
+    missing += [s.value for s in Section if s not in data.sections]
     if missing:
         raise CodeFileError(f"codes file: missing entries for {', '.join(missing)}")
     bad: list[str] = []
@@ -189,6 +220,7 @@ def parse(text: str) -> CodeBook:
         *((f"agent_classes.{k}", t) for k, t in data.agent_classes.items()),
         ("contrast_media", data.contrast_media),
         ("allergy_to_contrast", data.allergy_to_contrast),
+        *((f"routes.{k}", r.snomed) for k, r in data.routes.items()),
         *((f"manifestations.{k}", m.snomed) for k, m in data.manifestations.items() if m.snomed),
     ]
     bad += [
@@ -196,6 +228,18 @@ def parse(text: str) -> CodeBook:
         for where, t in snomed_terms
         if not snomed_concept_id_ok(t.code)
     ]
+    loinc_terms: list[tuple[str, _Term]] = [
+        ("documents.supervision_record", data.documents.supervision_record),
+        *((f"sections.{k}", t) for k, t in data.sections.items()),
+    ]
+    bad += [
+        f"{where}: {t.code!r} is not a LOINC code"
+        for where, t in loinc_terms
+        if not loinc_ok(t.code)
+    ]
+    aliases = [a for r in data.routes.values() for a in r.aliases]
+    if len(aliases) != len(set(aliases)) or any(a != a.lower().strip() for a in aliases):
+        bad.append("routes: aliases are lower case and name one route each")
     for vital, entry in data.vitals.items():
         bad += [
             f"vitals.{vital}: {t.code!r} is not a LOINC code"
@@ -215,6 +259,9 @@ def parse(text: str) -> CodeBook:
     def sct(term: _Term) -> Code:
         return Code(system=systems.snomed, code=term.code, display=term.display)
 
+    def lnc(term: _Term) -> Code:
+        return Code(system=systems.loinc, code=term.code, display=term.display)
+
     return CodeBook(
         snomed_system=systems.snomed,
         loinc_system=systems.loinc,
@@ -222,6 +269,10 @@ def parse(text: str) -> CodeBook:
         agent_classes={c: sct(t) for c, t in data.agent_classes.items()},
         contrast_media=sct(data.contrast_media),
         allergy_to_contrast=sct(data.allergy_to_contrast),
+        routes={
+            key: Route(key=key, code=sct(r.snomed), aliases=tuple(r.aliases))
+            for key, r in data.routes.items()
+        },
         manifestations={
             key: Manifestation(
                 key=key,
@@ -235,9 +286,7 @@ def parse(text: str) -> CodeBook:
         vitals={
             vital: VitalCode(
                 vital=vital,
-                codes=tuple(
-                    Code(system=systems.loinc, code=t.code, display=t.display) for t in v.codes
-                ),
+                codes=tuple(lnc(t) for t in v.codes),
                 unit=(
                     Code(system=systems.ucum, code=v.unit.code, display=v.unit.display)
                     if v.unit
@@ -246,6 +295,8 @@ def parse(text: str) -> CodeBook:
             )
             for vital, v in data.vitals.items()
         },
+        document=lnc(data.documents.supervision_record),
+        sections={section: lnc(t) for section, t in data.sections.items()},
     )
 
 
@@ -275,3 +326,12 @@ def agent_class_code(agent_class: AgentClass) -> Code:
 
 def vital_codes() -> dict[Vital, VitalCode]:
     return dict(code_book().vitals)
+
+
+def route_code(route: str) -> Code | None:
+    """The SNOMED CT route a route as written means ("IV", "intravenous"), or None."""
+    written = route.strip().lower()
+    return next(
+        (r.code for r in code_book().routes.values() if written in r.aliases),
+        None,
+    )

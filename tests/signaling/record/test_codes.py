@@ -83,9 +83,11 @@ def test_every_code_in_the_file_is_well_formed() -> None:
     snomed = [c.code for c in book.agent_classes.values()]
     snomed += [book.contrast_media.code, book.allergy_to_contrast.code]
     snomed += [m.snomed for m in book.manifestations.values() if m.snomed]
+    snomed += [r.code.code for r in book.routes.values()]
     loinc = [c.code for v in book.vitals.values() for c in v.codes]
+    loinc += [book.document.code, *(c.code for c in book.sections.values())]
     assert len(snomed) > 25
-    assert len(loinc) == 7
+    assert len(loinc) == 12
     assert [c for c in snomed if not snomed_concept_id_ok(c)] == []
     assert [c for c in loinc if not loinc_ok(c)] == []
 
@@ -116,12 +118,27 @@ def test_the_loinc_check_catches_a_wrong_digit_and_a_bad_shape() -> None:
         assert not loinc_ok(bad)
 
 
+def test_routes_are_matched_as_written() -> None:
+    """ "IV", " intravenous " and "IM" find their SNOMED CT route; an unknown route finds none."""
+    assert codes.route_code("IV") == codes.route_code(" intravenous ")
+    assert codes.route_code("IV") is not None
+    assert codes.route_code("IV").code == "47625008"
+    im = codes.route_code("IM")
+    assert im is not None
+    assert im.code == "78421000"
+    assert codes.route_code("inhaled") is None
+
+
 def test_a_typo_in_the_file_fails_loading_and_names_the_entry() -> None:
     """One wrong digit in a manifestation's code (or a vital's) is refused on load."""
     with pytest.raises(CodeFileError, match=r"manifestations\.wheeze: '56018005'"):
         parse(SHIPPED.replace('"56018004"', '"56018005"'))
     with pytest.raises(CodeFileError, match=r"vitals\.heart_rate: '8867-3'"):
         parse(SHIPPED.replace('"8867-4"', '"8867-3"'))
+    with pytest.raises(CodeFileError, match=r"sections\.vital_signs: '8716-4'"):
+        parse(SHIPPED.replace('"8716-3"', '"8716-4"'))
+    with pytest.raises(CodeFileError, match=r"routes\.intravenous: '47625009'"):
+        parse(SHIPPED.replace('"47625008"', '"47625009"'))
 
 
 def test_a_file_missing_an_entry_or_with_an_unknown_key_is_refused() -> None:
