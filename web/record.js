@@ -34,8 +34,9 @@ function field(label, input, hint) {
 
 export class RecordPanel {
   /** ``root``: the element to fill; ``role``: "technologist" or "radiologist"; ``notices``. */
-  constructor({ root, role, notices }) {
+  constructor({ root, role, notices, cardRoot = null }) {
     this.root = root;
+    this.cardRoot = cardRoot; // where the reaction card goes, beside the form (else inline)
     this.role = role;
     this.notices = notices;
     this.sessionId = null;
@@ -88,6 +89,7 @@ export class RecordPanel {
     clearInterval(this.ticker);
     show(this.root, false);
     this.root.replaceChildren();
+    if (this.cardRoot) { show(this.cardRoot, false); this.cardRoot.replaceChildren(); }
   }
 
   async refresh() {
@@ -147,6 +149,10 @@ export class RecordPanel {
     parts.push(this.exam(r), this.checklist(r), this.injection(r));
     for (const reaction of r.reactions) parts.push(this.reaction(reaction));
     this.root.replaceChildren(...parts);
+    if (this.cardRoot) {
+      this.cardRoot.replaceChildren(...(r.reactions.length ? [this.card()] : []));
+      show(this.cardRoot, r.reactions.length > 0);
+    }
     this.tick();
   }
 
@@ -220,8 +226,13 @@ export class RecordPanel {
         item.confirmed ? el("small", {}, ` ${item.by.name}, ${time(item.at)}`) : null);
     });
     const open = items.filter((i) => !i.confirmed).length;
+    const heading = ["Before the injection", el("span", { class: open ? "rec-todo" : "rec-ok" }, open ? ` · ${open} to confirm` : ` · all ${items.length} confirmed`)];
+    if (!open) {
+      return el("details", { class: "rec-block", "data-testid": "rec-checklist" },
+        el("summary", { class: "rec-summary" }, ...heading), el("ul", { class: "rec-checklist" }, boxes));
+    }
     const block = el("section", { class: "rec-block", "data-testid": "rec-checklist" },
-      el("h4", {}, "Before the injection", el("span", { class: open ? "rec-todo" : "rec-ok" }, open ? ` ${open} to confirm` : " all confirmed")),
+      el("h4", {}, ...heading),
       el("ul", { class: "rec-checklist" }, boxes));
     if (mine && open) {
       block.append(el("button", {
@@ -307,7 +318,7 @@ export class RecordPanel {
     const finding = (key) => (value) => save("/findings", { [key]: value }, "The finding");
     const manifestations = new Set(x.manifestations);
     const signs = el("div", { class: "rec-signs" }, this.setup.manifestations
-      .filter((m) => !x.type || m.type === x.type)
+      .filter((m) => m.type === x.type || manifestations.has(m.key))
       .map((m) => el("label", { class: "rec-chip" },
         el("input", { type: "checkbox", value: m.key, checked: manifestations.has(m.key) }), ` ${m.label}`)));
     const saveSigns = el("button", {
@@ -317,8 +328,8 @@ export class RecordPanel {
     }, "Save the signs");
 
     const drug = kept("drug", el("input", { maxlength: "100", placeholder: "drug", "aria-label": "Drug" }));
-    const dose = kept("dose", el("input", { maxlength: "100", placeholder: "dose as given", "aria-label": "Dose" }));
-    const route = kept("route", el("input", { maxlength: "100", placeholder: "route (IM, IV, PO…)", "aria-label": "Route" }));
+    const dose = kept("dose", el("input", { maxlength: "100", placeholder: "dose", "aria-label": "Dose" }));
+    const route = kept("route", el("input", { maxlength: "100", placeholder: "route", "aria-label": "Route" }));
     const givenBy = kept("given-by", el("input", { maxlength: "100", placeholder: "given by", "aria-label": "Given by" }));
     const addTreatment = el("button", {
       type: "button", onclick: () => {
@@ -350,7 +361,6 @@ export class RecordPanel {
       onchange: (e) => { if (e.target.value) save("/findings", { [key]: e.target.value }, label); },
     }, el("option", { value: "" }, "—"), Object.entries(options).map(([v, l]) => el("option", { value: v, selected: v === current }, l))));
 
-    const card = this.setup.reaction_card;
     return el("section", { class: "rec-block rec-reaction-form", "data-reaction": x.seq, "data-testid": "reaction-form", "data-severity": x.severity || "" },
       el("h4", {}, `Reaction, onset ${time(x.onset_at)}`, x.breakthrough ? el("span", { class: "rec-todo" }, " · breakthrough (premedicated)") : null),
       el("p", { class: "hint" }, `Recorded by ${x.reported_by.name}`,
@@ -360,7 +370,8 @@ export class RecordPanel {
         el("div", { class: "rec-reaction-fields" },
           el("p", { class: "rec-label" }, "Severity"), choice("Severity", SEVERITIES, x.severity, finding("severity")),
           el("p", { class: "rec-label" }, "Type"), choice("Type", TYPES, x.type, finding("type")),
-          el("p", { class: "rec-label" }, "Signs"), signs, saveSigns,
+          el("p", { class: "rec-label" }, "Signs"),
+          x.type ? [signs, saveSigns] : el("p", { class: "hint" }, "Choose the type to list its signs."),
           el("p", { class: "rec-label" }, "Treatments"),
           el("ul", { class: "rec-list" }, x.treatments.map((t) => el("li", {}, `${time(t.at)} ${t.drug} ${t.dose} ${t.route}, by ${t.given_by}`))),
           el("div", { class: "rec-row" }, drug, dose, route, givenBy, addTreatment),
@@ -373,6 +384,8 @@ export class RecordPanel {
             type: "button", class: x.escalations.some((e) => e.kind === kind) ? "chosen" : "",
             onclick: () => save("/escalations", { kind }, label),
           }, label))),
+          el("details", { class: "rec-later", open: Boolean(x.outcome || x.recommendation || x.instructions || x.handoff) },
+            el("summary", { class: "rec-summary" }, "Afterwards: outcome, next time, allergy list, instructions, handoff"),
           select("outcome", "Outcome", OUTCOMES, x.outcome),
           select("recommendation", "Next time", RECOMMENDATIONS, x.recommendation),
           yesNo("allergy_recorded", "Allergy list updated with this exact agent", x.allergy_recorded),
@@ -380,12 +393,22 @@ export class RecordPanel {
           text("instructions", "Instructions given to the patient", x.instructions),
           text("handoff", "Handoff (to whom, what was said)", x.handoff),
           text("note", "Note", null),
+          ),
           x.notes.length ? el("ul", { class: "rec-list" }, x.notes.map((n) => el("li", {}, n))) : null,
         ),
-        card ? el("aside", { class: "rec-card", "data-testid": "reaction-card" },
-          el("h4", {}, card.title), el("p", { class: "hint" }, card.approved),
-          card.sections.map((s) => el("div", {}, el("b", {}, s.heading), el("ul", {}, s.lines.map((l) => el("li", {}, l))))))
-          : el("aside", { class: "rec-card" }, el("p", { class: "hint" }, "This facility has no reaction card in Standby: use the one posted in the room.")),
+        this.cardRoot ? null : this.card(),
       ));
+  }
+
+  card() {
+    const card = this.setup.reaction_card;
+    if (!card) {
+      return el("aside", { class: "rec-card", "data-testid": "reaction-card" },
+        el("p", { class: "hint" }, "This facility has no reaction card in Standby: use the one posted in the room."));
+    }
+    return el("aside", { class: "rec-card", "data-testid": "reaction-card" },
+      el("h4", {}, card.title), el("p", { class: "hint" }, card.approved),
+      card.sections.map((section) => el("div", {}, el("b", {}, section.heading),
+        el("ul", {}, section.lines.map((line) => el("li", {}, line))))));
   }
 }

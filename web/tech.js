@@ -99,7 +99,12 @@ const copy = new MediaCopy({
   },
 });
 let link = null; // the server's latest ``link`` verdict for the current session
-const record = new RecordPanel({ root: $("record-panel"), role: "technologist", notices });
+const record = new RecordPanel({
+  root: $("record-panel"),
+  cardRoot: $("reaction-card-panel"),
+  role: "technologist",
+  notices,
+});
 
 /** Send the server its copy while in a session whose facility monitors media, with a camera. */
 function syncCopy(renew = false) {

@@ -12,10 +12,12 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
+from fastapi.responses import JSONResponse
 
 from signaling.clock import iso_ms, utc_now
+from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
-from signaling.record import actions, chain, codes, store
+from signaling.record import actions, chain, codes, fhir, store
 from signaling.record.entries import (
     AmendmentIn,
     ChecklistIn,
@@ -78,6 +80,20 @@ async def get_record(session_id: str, principal: CurrentUser, db: Db) -> dict[st
     if not supervision.shows_accession(principal, s):
         view = dataclasses.replace(view, exam=dataclasses.replace(view.exam, accession_number=""))
     return {"record": _jsonable(view)}
+
+
+@router.get("/record/fhir")
+async def record_fhir(session_id: str, principal: CurrentUser, db: Db) -> JSONResponse:
+    """The exam with its reactions as a FHIR R4 document Bundle (``application/fhir+json``)."""
+    now = utc_now()
+    s = await supervision.visible_session(db, principal, session_id, now)
+    if not supervision.shows_accession(principal, s):
+        raise Forbidden(
+            "the FHIR export names the exam: only its participants, the facility's "
+            "staff and supervisors, and admins export it"
+        )
+    document = fhir.bundle(await store.record_view(db, s, now), now)
+    return JSONResponse(document, media_type="application/fhir+json")
 
 
 @router.get("/exam-setup")

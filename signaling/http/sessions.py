@@ -14,6 +14,7 @@ from signaling.clock import iso_ms, utc_now
 from signaling.directory.queries import facility_policy, rooms_for
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.pager.summary import paging_summary
+from signaling.record import actions
 from signaling.sessions import coverage, notices, responders, supervision
 from signaling.sessions.state import CancelReason, Outcome
 
@@ -175,6 +176,9 @@ async def join(
     428 where the facility requires a passed pre-flight check on this device and there is none."""
     device_id = body.device_id if body is not None else None
     s = await responders.join(services, principal, session_id, device_id=device_id)
+    async with services.db() as db, db.begin():
+        # Joining a session with a reaction under way is the radiologist's first action on it.
+        await actions.intervene(db, principal, session_id, "joined", utc_now())
     return {"session": supervision.session_json(s, with_accession=True)}
 
 

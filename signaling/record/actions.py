@@ -256,7 +256,17 @@ async def open_reaction(
     body = reaction.model_dump(mode="json") | {"onset_at": onset.isoformat()}
     entry = _add(db, s, Kind.REACTION, body, now, principal)
     await db.flush()
+    await _radiologist_acted(db, s, principal, "reported", now)
     return await _summons(db, s, entry, reaction.severity, now)
+
+
+async def _radiologist_acted(
+    db: AsyncSession, s: SupervisionSession, principal: Principal, how: str, now: datetime
+) -> None:
+    """Anything the session's radiologist records on a reaction is their first action on it."""
+    if supervision.participant_role(s, principal) == "radiologist":
+        await db.flush()
+        await intervene(db, principal, s.id, how, now)
 
 
 async def _summons(
@@ -307,7 +317,7 @@ async def add_findings(
         if unknown:
             raise InvalidInput(f"unknown manifestations {', '.join(unknown)}")
     entry = _add(db, s, Kind.FINDINGS, given | {"reaction": opened.id}, now, principal)
-    await db.flush()
+    await _radiologist_acted(db, s, principal, "note", now)
     was = await _severity_before(db, session_id, opened, entry)
     escalated = findings.severity is not None and _serious(findings.severity) and not was
     if escalated:
@@ -360,7 +370,9 @@ async def add_to_reaction(
     }
     if isinstance(item, VitalsIn) and len(body) <= 2:
         raise InvalidInput("give at least one vital sign")
-    return _add(db, s, kind, body, now, principal)
+    entry = _add(db, s, kind, body, now, principal)
+    await _radiologist_acted(db, s, principal, "note", now)
+    return entry
 
 
 async def intervene(

@@ -345,3 +345,36 @@ async def test_only_the_participants_write_the_record(
     async with api(server) as client:
         assert (await client.post(f"/api/sessions/{sid}/reactions", json={})).status_code == 401
     assert len(await entries(db_session, sid, "reaction")) == 1
+
+
+async def test_the_radiologists_first_action_after_onset_is_stamped_by_the_server(
+    server: LiveServer, db_session: AsyncSession
+) -> None:
+    """A reaction before anyone joined: the radiologist joining is the first action on it; a
+    second reaction is answered by the acknowledgement; a later note changes neither time."""
+    await set_exam_setup(db_session)
+    tech, rad = await login(server, "tech"), await login(server, "drdiaz")
+    session = await open_session(server, tech)
+    sid = session["id"]
+    async with api(server, tech) as client:
+        first = (await client.post(f"/api/sessions/{sid}/reactions", json={})).json()["reaction"]
+    await join_request(server, rad, sid)
+    async with api(server, tech) as client:
+        second = (await client.post(f"/api/sessions/{sid}/reactions", json={})).json()["reaction"]
+    async with api(server, rad) as client:
+        acked = await client.post(f"/api/sessions/{sid}/reactions/{second}/acknowledge")
+        assert acked.status_code == 200, acked.text
+        await client.post(
+            f"/api/sessions/{sid}/reactions/{second}/findings", json={"note": "watching"}
+        )
+    async with api(server, tech) as client:
+        refused = await client.post(f"/api/sessions/{sid}/reactions/{second}/acknowledge")
+        assert refused.status_code == 403
+    record = await view(db_session, sid)
+    by_id = {r.seq: r for r in record.reactions}
+    assert by_id[first].first_action == "joined"
+    assert by_id[second].first_action == "acknowledged"
+    assert by_id[second].first_action_by is not None
+    assert by_id[second].first_action_by.name == "Dr Ray Diaz"
+    assert by_id[second].onset_to_action_s is not None
+    assert 0 <= by_id[second].onset_to_action_s < 30
