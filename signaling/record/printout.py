@@ -128,7 +128,7 @@ def html(view: RecordView) -> str:
             chain=chain_words(view),
             cancellation=cancellation_words(view, clock),
             amended_entry=lambda seq: amended_entry(view, seq, clock),
-            value=lambda item: words.value(item, clock.both),
+            amended=lambda name, item: words.amended(name, item, clock.both),
         )
     )
 
@@ -146,7 +146,11 @@ def pdf(view: RecordView) -> bytes:
 
 
 def _json_value(item: object) -> object:
-    """An amended value as JSON: times ISO UTC, enums as values, people by name."""
+    """An amended value as JSON: times ISO UTC (also those stored as text), enums as values,
+    people by name."""
+    moment = words.timestamp(item)
+    if moment is not None:
+        return iso_ms(moment)
     if isinstance(item, datetime):
         return iso_ms(item)
     if isinstance(item, date):

@@ -37,15 +37,13 @@ class Clock:
         if at is None:
             return ""
         moment = at.astimezone(self.zone)
-        day = "" if moment.date() == self.local_day else f"{moment:%d %b} "
-        return f"{day}{moment:%H:%M:%S}"
+        return f"{_day(moment, self.local_day)}{moment:%H:%M:%S}"
 
     def utc(self, at: datetime | None) -> str:
         if at is None:
             return ""
         moment = at.astimezone(UTC)
-        day = "" if moment.date() == self.utc_day else f"{moment:%d %b} "
-        return f"{day}{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
+        return f"{_day(moment, self.utc_day)}{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
 
     def both(self, at: datetime | None) -> str:
         """``"09:24:10 (15:24:10.000 UTC)"``."""
@@ -55,6 +53,13 @@ class Clock:
 
     def day_words(self) -> str:
         return f"{self.local_day:%A} {self.local_day.day} {self.local_day:%B %Y}"
+
+
+def _day(moment: datetime, reference: date) -> str:
+    """The date to print before a time: none on the reference day, the year only in another."""
+    if moment.date() == reference:
+        return ""
+    return f"{moment:%d %b} " if moment.year == reference.year else f"{moment:%d %b %Y} "
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,12 @@ def timeline(view: RecordView, clock: Clock) -> list[Row]:
     injection, reactions, end."""
     rows = [Row(view.requested_at, "Supervision requested", words.person(view.technologist))]
     for page in view.pages:
+        channel = CHANNEL_WORDS.get(page.channel, page.channel).strip(" -")
         rows.append(
             Row(
                 page.at,
                 f"Paged {page.person}",
-                f"{CHANNEL_WORDS.get(page.channel, page.channel)}, tier {page.tier}: "
+                f"{channel + ', ' if channel else ''}tier {page.tier}: "
                 f"{page.outcome.replace('_', ' ')}",
             )
         )

@@ -7,10 +7,12 @@ facility's time zone) and passed in where a value may be a time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum, StrEnum
 
+from signaling.record.codes import manifestations
 from signaling.record.view import (
     Escalation,
     LicenseLine,
@@ -110,11 +112,11 @@ def yes_no(value: bool | None, unset: str = "not recorded") -> str:
     return "yes" if value else "no"
 
 
-def manifestation(code: str) -> str:
-    """A manifestation code as its label."""
-    # TODO(issue 10): take the label from signaling.record.codes.manifestations() once codes.py
-    # lands on main (another engineer is writing it); until then the code with spaces.
-    return code.replace("_", " ")
+def manifestation(key: str) -> str:
+    """A manifestation key as its label in ``codes.yaml`` ("Hives, diffuse"); a key the file does
+    not know (an older record) as the key with spaces."""
+    known = manifestations().get(key)
+    return known.label if known is not None else key.replace("_", " ")
 
 
 # media.link.Cause in words (as the pages say them, web/call.js CAUSE_SHORT).
@@ -152,8 +154,44 @@ def cause(text: str) -> str:
     return "; ".join(parts)
 
 
+# An amended entry's fields whose values are an enum's (the entries store the value).
+FIELD_ENUMS: dict[str, type[StrEnum]] = {
+    "type": ReactionType,
+    "severity": Severity,
+    "outcome": ReactionOutcome,
+    "recommendation": Recommendation,
+    "kind": Escalation,
+}
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def timestamp(item: object) -> datetime | None:
+    """An aware time stored as ISO-8601 text (as entries keep them), or None for other values."""
+    if not isinstance(item, str) or not _TIMESTAMP.match(item):
+        return None
+    try:
+        moment = datetime.fromisoformat(item)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def amended(field: str, item: object, when: Callable[[datetime], str]) -> str:
+    """An amendment's value of ``field`` (before or after) in words: enum values, manifestation
+    keys and stored times as people read them, anything else as ``value`` says it."""
+    enum = FIELD_ENUMS.get(field)
+    if enum is not None and isinstance(item, str) and item in enum._value2member_map_:
+        return enum_words(enum(item))
+    if field == "manifestations" and isinstance(item, list | tuple):
+        return ", ".join(manifestation(str(key)) for key in item) or "(empty)"
+    moment = timestamp(item)
+    if moment is not None:
+        return when(moment)
+    return value(item, when)
+
+
 def value(item: object, when: Callable[[datetime], str]) -> str:
-    """A recorded value (an amendment's before or after) in words; ``when`` formats times."""
+    """A recorded value in words; ``when`` formats times."""
     if item is None or item == "" or item == () or item == []:
         return "(empty)"
     if isinstance(item, bool):

@@ -77,7 +77,7 @@ def reaction(**changes: object) -> Reaction:
         reported_by=TECH,
         type=ReactionType.ALLERGIC_LIKE,
         severity=Severity.MODERATE,
-        manifestations=("diffuse_urticaria", "facial_swelling"),
+        manifestations=("hives_diffuse", "facial_swelling"),
         treatments=(
             Treatment(at(715), "diphenhydramine", "50 mg", "IV", "Lee Park, RN", TECH),
             Treatment(at(900), "cetirizine", "10 mg", "oral", "Lee Park, RN", TECH),

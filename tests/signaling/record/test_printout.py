@@ -114,7 +114,7 @@ def test_every_timestamp_is_local_with_utc_beside_it() -> None:
 
 def test_a_time_on_another_day_carries_its_date() -> None:
     """A session requested late in the evening: times after local midnight show their date, and
-    UTC times after UTC midnight theirs."""
+    UTC times after UTC midnight theirs; a time in another year shows the year too."""
     evening = datetime(2026, 3, 3, 5, 55, tzinfo=UTC)  # 23:55 on 2 March in Chicago
     clock = Clock.of(replace(full(), requested_at=evening))
     later = datetime(2026, 3, 3, 6, 5, 1, 250_000, tzinfo=UTC)
@@ -122,6 +122,7 @@ def test_a_time_on_another_day_carries_its_date() -> None:
     assert clock.local(later) == "03 Mar 00:05:01"
     assert clock.utc(later) == "06:05:01.250"
     assert clock.both(later) == "03 Mar 00:05:01 (06:05:01.250 UTC)"
+    assert clock.local(datetime(2025, 12, 31, 12, tzinfo=UTC)) == "31 Dec 2025 06:00:00"
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,7 @@ def test_the_reaction_reads_in_full() -> None:
     for expected in (
         "Reaction 1 · moderate, allergic-like",
         "Onset 09:24:10 (15:24:10.120 UTC), reported by Sam Ortiz",
-        "Signs diffuse urticaria, facial swelling",
+        "Signs Hives, diffuse, Facial swelling",
         "acknowledged by Ray Diaz, MD at 09:24:52: 42.0 s after onset",
         "Escalation none",
         "Outcome resolved on site",
@@ -226,18 +227,34 @@ def test_an_amendment_keeps_the_original_readable() -> None:
 
 
 def test_an_amendment_of_several_fields_lists_each_with_its_original() -> None:
-    """Two fields amended at once: both originals appear, a time in words, an empty one as such."""
+    """Fields amended at once, as the entries store them (times and enums as text): each original
+    beside its correction in words, an empty one as such."""
     amendment = Amendment(
         41,
         at(1600),
         DIAZ,
         "Onset was earlier; no handoff then",
         31,
-        {"onset_at": (at(605), at(590)), "handoff": (None, "Told the referrer")},
+        {
+            "onset_at": ("2026-03-02T15:24:10.120Z", "2026-03-02T15:23:55.120+00:00"),
+            "type": ("physiologic", "allergic_like"),
+            "manifestations": (["hives_limited"], ["hives_diffuse", "wheeze", "old_key"]),
+            "handoff": (None, "Told the referrer"),
+        },
     )
-    words = text(full(amendments=(amendment,)))
+    view = full(amendments=(amendment,))
+    words = text(view)
     assert "onset time 09:24:10 (15:24:10.120 UTC) 09:23:55 (15:23:55.120 UTC)" in words
+    assert "type physiologic allergic-like" in words
+    assert "manifestations Hives, limited Hives, diffuse, Wheeze, old key" in words
     assert "handoff (empty) Told the referrer" in words
+    amendments = printout.as_json(view)["amendments"]
+    assert isinstance(amendments, list)
+    assert amendments[0]["changes"]["onset_at"] == {
+        "before": "2026-03-02T15:24:10.120Z",
+        "after": "2026-03-02T15:23:55.120Z",
+    }
+    assert amendments[0]["changes"]["type"] == {"before": "physiologic", "after": "allergic_like"}
 
 
 def test_coverage_completeness_and_chain_close_the_record() -> None:
@@ -260,6 +277,8 @@ def test_a_cancelled_session_says_so_with_the_reason_and_who_cancelled() -> None
     assert "Supervising radiologist none joined" in words
     assert "join latency not measured: a failure" in words
     assert "Paged Ray Diaz voice call, tier 1: voicemail" in words
+    skipped = PageLine(at(0.3), "Dr Old License", "-", "skipped", 1)
+    assert "Paged Dr Old License tier 1: skipped" in text(replace(cancelled(), pages=(skipped,)))
     assert "not measured: the link was never verified two-way live" in words
     assert "no injection recorded" in words
     assert "6 entries sealed; last digest sha-256 9f2c" in words
@@ -315,7 +334,7 @@ def test_the_json_carries_the_same_content_for_machines() -> None:
     assert first["type"] == "allergic_like"
     assert first["severity"] == "moderate"
     assert first["outcome"] == "resolved_on_site"
-    assert first["manifestations"][0] == {"code": "diffuse_urticaria", "label": "diffuse urticaria"}
+    assert first["manifestations"][0] == {"code": "hives_diffuse", "label": "Hives, diffuse"}
     assert first["treatments"][0]["at"] == "2026-03-02T15:26:00.120Z"
     assert first["onset_to_action_s"] == 42.0
     amendments = record["amendments"]
