@@ -6,18 +6,19 @@ whoever may see the session, written by its participants.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
-from signaling.record import actions, chain, codes, fhir, store
+from signaling.record import actions, chain, codes, fhir, printout, store
 from signaling.record.entries import (
     AmendmentIn,
     ChecklistIn,
@@ -28,6 +29,7 @@ from signaling.record.entries import (
     TreatmentIn,
     VitalsIn,
 )
+from signaling.record.view import RecordView
 from signaling.services import Services
 from signaling.sessions import supervision
 from signaling.storage.models import SessionEvent
@@ -80,6 +82,46 @@ async def get_record(session_id: str, principal: CurrentUser, db: Db) -> dict[st
     if not supervision.shows_accession(principal, s):
         view = dataclasses.replace(view, exam=dataclasses.replace(view.exam, accession_number=""))
     return {"record": _jsonable(view)}
+
+
+async def _view_for_export(db: Any, principal: Any, session_id: str) -> RecordView:
+    now = utc_now()
+    s = await supervision.visible_session(db, principal, session_id, now)
+    if not supervision.shows_accession(principal, s):
+        raise Forbidden(
+            "the record names the exam: only its participants, the facility's staff and "
+            "supervisors, and admins read it"
+        )
+    return await store.record_view(db, s, now)
+
+
+@router.get("/record.html", response_class=HTMLResponse)
+async def record_html(session_id: str, principal: CurrentUser, db: Db) -> HTMLResponse:
+    """The printable supervision record: one page in plain words (names, not ids)."""
+    view = await _view_for_export(db, principal, session_id)
+    return HTMLResponse(printout.html(view), headers=_NO_STORE)
+
+
+@router.get("/record.pdf", response_class=Response)
+async def record_pdf(session_id: str, principal: CurrentUser, db: Db) -> Response:
+    """The same record as a PDF (WeasyPrint), for the audit file."""
+    view = await _view_for_export(db, principal, session_id)
+    document = await asyncio.to_thread(printout.pdf, view)  # seconds of CPU: off the event loop
+    name = f"supervision-record-{session_id[:8]}.pdf"
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers=_NO_STORE | {"content-disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get("/record.json")
+async def record_json(session_id: str, principal: CurrentUser, db: Db) -> dict[str, Any]:
+    """The same record as JSON for machines: names, not ids; ISO-8601 UTC times."""
+    return printout.as_json(await _view_for_export(db, principal, session_id))
+
+
+_NO_STORE = {"cache-control": "no-store"}
 
 
 @router.get("/record/fhir")

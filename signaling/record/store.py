@@ -17,6 +17,7 @@ from signaling.accounts.principal import Principal
 from signaling.directory.exam_setup import ExamSetup
 from signaling.pager.summary import paging_summary
 from signaling.record import actions
+from signaling.record.completeness import score
 from signaling.record.entries import Kind
 from signaling.record.view import (
     Agent,
@@ -340,7 +341,7 @@ async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) ->
             person=p["name"],
             channel=p["channel"],
             outcome=p["status"],
-            tier=p["tier"],
+            tier=p["tier"] + 1,  # people count tiers from 1; the pager from 0
         )
         for p in (summary or {}).get("pages", [])
         if p.get("at")
@@ -398,7 +399,7 @@ async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) ->
         link_gaps=gaps,
         timeline=tuple(
             TimelineLine(
-                seq=e.seq or 0,
+                seq=e.id,
                 at=e.at,
                 what=_words(e, fold),
                 by=fold.person(e.actor_id) if e.actor_id else None,
@@ -414,8 +415,4 @@ async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) ->
 
 
 def _scored(view: RecordView, setup: ExamSetup) -> RecordView:
-    try:
-        from signaling.record.completeness import score
-    except ImportError:  # pragma: no cover - until the scorer lands
-        return view
     return dataclasses.replace(view, completeness=score(view, setup.required_fields))

@@ -184,7 +184,7 @@ class PageLine:
     person: str
     channel: str  # in_app, sms, voice
     outcome: str  # delivered, failed, voicemail, accepted, cancelled, ...
-    tier: int
+    tier: int  # from 1
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class LinkGap:
 
 @dataclass(frozen=True)
 class TimelineLine:
-    seq: int
+    seq: int  # the entry's number (id)
     at: datetime
     what: str  # plain words: "Dr Ray Diaz accepted (web)"
     by: Person | None = None
