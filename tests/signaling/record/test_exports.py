@@ -4,6 +4,7 @@ export it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -101,12 +102,16 @@ async def test_the_printable_record_pdf_json_and_fhir_say_the_same(
     assert pdf.content.startswith(b"%PDF")
     target = tmp_path / "record.pdf"
     target.write_bytes(pdf.content)
-    info = subprocess.run(
-        ["pdfinfo", str(target)], capture_output=True, text=True, check=True
+    info = (
+        await asyncio.to_thread(
+            subprocess.run, ["pdfinfo", str(target)], capture_output=True, text=True, check=True
+        )
     ).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M), info
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "50", str(target), str(tmp_path / "page")], check=True
+    await asyncio.to_thread(
+        subprocess.run,
+        ["pdftoppm", "-png", "-r", "50", str(target), str(tmp_path / "page")],
+        check=True,
     )
     assert (tmp_path / "page-1.png").stat().st_size > 10_000
     if folder := SCREENSHOTS:
