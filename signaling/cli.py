@@ -65,6 +65,19 @@ async def _apply_directory(settings: Settings, directory: DirectoryFile) -> str:
         await engine.dispose()
 
 
+async def _seed_demo_record(settings: Settings) -> bool:
+    from signaling.clock import utc_now
+    from signaling.record.demo import seed_reaction_session
+    from signaling.storage.database import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            return await seed_reaction_session(db, utc_now()) is not None
+    finally:
+        await engine.dispose()
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from signaling.storage.database import migrate
 
@@ -155,6 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         files("signaling").joinpath("demo_directory.yaml").read_text(), "demo directory"
     )
     summary = asyncio.run(_apply_directory(settings, demo))
+    if asyncio.run(_seed_demo_record(settings)):
+        summary += "; a finished session with a contrast reaction to look at"
     host, port = args.host or settings.host, args.port or settings.port
     url = f"http://{host}:{port}/"
     print(
