@@ -588,20 +588,30 @@ function latestJoinLatency(session) {
   return (parseTime(session.joined_at) - parseTime(session.requested_at)) / 1000;
 }
 
+/** Why a request was cancelled, in the order the technologist's dialog offers them. The server
+ * reads reasons stored under older names as these (signaling.sessions.state), so a page only ever
+ * sees these keys. */
 export const CANCEL_REASONS = {
-  exam_cancelled: "exam cancelled",
-  patient_declined: "patient declined",
-  no_radiologist: "no radiologist available",
-  technical_problem: "technical problem",
-  requested_in_error: "requested in error",
-  other: "other",
+  no_coverage: "No radiologist covered",
+  patient_declined: "Patient declined",
+  clinical: "Clinical reason",
+  equipment: "Equipment problem",
+  exam_cancelled: "Exam cancelled",
+  requested_in_error: "Requested in error",
+  other: "Other",
 };
+
+/** A cancel reason inside a sentence: "cancelled: patient declined". */
+export function cancelReasonText(reason) {
+  const label = CANCEL_REASONS[reason] || reason || "no reason given";
+  return label.charAt(0).toLowerCase() + label.slice(1);
+}
 
 /** Who ended a session and how, for the other side: "Dr Ray Diaz ended the session", "The
  * technologist, Tina Torres, cancelled: patient declined", "You ended the session". */
 export function endedBy(session, me) {
   const by = session.ended_by;
-  const reason = CANCEL_REASONS[session.cancel_reason] || session.cancel_reason || "no reason given";
+  const reason = cancelReasonText(session.cancel_reason);
   const completed = session.outcome === "completed";
   const how = completed ? "ended the session" : `cancelled: ${reason}`;
   if (!by) return completed ? "The session ended" : `Cancelled: ${reason}`;

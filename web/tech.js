@@ -39,6 +39,9 @@ const ALERT_CHANNELS = { in_app: "on their Standby page", sms: "SMS sent", voice
 const NO_RADIOLOGIST = "No supervising radiologist — do not inject";
 
 const notices = new Notices($("notices"));
+$("cancel-reason").append(
+  ...Object.entries(CANCEL_REASONS).map(([value, label]) => el("option", { value }, label)),
+);
 const remoteVideo = $("remote-video");
 const localVideo = $("local-video");
 
@@ -588,7 +591,7 @@ function renderPaging() {
   if (exhausted && !reasonPreselected) {
     reasonPreselected = true;
     const reason = $("cancel-reason");
-    if (reason && !reason.value) reason.value = "no_radiologist";
+    if (reason && !reason.value) reason.value = "no_coverage";
   }
   if (!p) return;
   panel.dataset.state = p.state || "";

@@ -25,6 +25,7 @@ from paging.policy import EscalationPolicy
 from paging.schedule import Schedule
 from signaling.accounts.roles import Role
 from signaling.common.errors import Conflict, NotFound
+from signaling.directory.exam_setup import exam_setup_of
 from signaling.directory.file import (
     DirectoryFile,
     FacilitySpec,
@@ -159,6 +160,9 @@ async def _facility_entries(
                 EscalationPolicy.model_validate(policies[f.id]).model_dump(mode="json")
                 if f.id in policies
                 else None
+            ),
+            "exam_setup": (
+                exam_setup_of(f).model_dump(mode="json") if f.exam_setup is not None else None
             ),
         }
         for f in facilities

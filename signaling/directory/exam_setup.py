@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signaling.storage.models import Facility
+
 
 class AgentClass(StrEnum):
     IODINATED = "iodinated"
@@ -100,19 +102,28 @@ class ExamSetup(_Strict):
 
     @model_validator(mode="after")
     def _known_and_unique(self) -> ExamSetup:
-        codes = [a.code for a in self.formulary]
-        if len(codes) != len(set(codes)):
-            raise ValueError("formulary codes repeat")
-        standard = {code for code, _ in STANDARD_CHECKLIST}
+        repeated = _repeats([a.code for a in self.formulary])
+        if repeated:
+            raise ValueError(f"formulary codes repeat: {', '.join(repeated)}")
         added = [item.code for item in self.checklist]
-        if len(added) != len(set(added)) or standard & set(added):
-            raise ValueError("checklist codes repeat (or repeat a standard item)")
+        repeated = _repeats(added)
+        if repeated:
+            raise ValueError(f"checklist codes repeat: {', '.join(repeated)}")
+        standard = sorted({code for code, _ in STANDARD_CHECKLIST} & set(added))
+        if standard:
+            raise ValueError(
+                f"checklist code {', '.join(standard)} repeats a standard item "
+                f"(the standard items, always asked: {', '.join(c for c, _ in STANDARD_CHECKLIST)})"
+            )
         unknown = sorted(set(self.required_fields) - DOCUMENTATION_FIELDS.keys())
         if unknown:
             raise ValueError(
                 f"unknown required_fields {', '.join(unknown)}; "
                 f"known: {', '.join(DOCUMENTATION_FIELDS)}"
             )
+        repeated = _repeats(self.required_fields)
+        if repeated:
+            raise ValueError(f"required_fields repeat: {', '.join(repeated)}")
         return self
 
     def agent(self, code: str) -> FormularyAgent | None:
@@ -120,3 +131,16 @@ class ExamSetup(_Strict):
 
     def checklist_items(self) -> list[tuple[str, str]]:
         return [*STANDARD_CHECKLIST, *((item.code, item.label) for item in self.checklist)]
+
+
+def _repeats(values: list[str]) -> list[str]:
+    return sorted({v for v in values if values.count(v) > 1})
+
+
+def exam_setup_of(facility: Facility) -> ExamSetup:
+    """The facility's exam setup as stored by the directory loader; the defaults (no formulary, the
+    standard checklist, every documentation field required, no card, injections not refused) for a
+    facility whose file never gave one."""
+    if facility.exam_setup is None:
+        return ExamSetup()
+    return ExamSetup.model_validate(facility.exam_setup)

@@ -16,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +37,7 @@ from signaling.accounts.passwords import hash_password
 from signaling.accounts.roles import Role
 from signaling.clock import utc_now
 from signaling.common.errors import InvalidInput
+from signaling.directory.exam_setup import ExamSetup
 from signaling.storage.models import (
     Facility,
     FacilityPolicy,
@@ -147,6 +158,9 @@ class FacilitySpec(_Strict):
     paging: PagingShorthand | None = None
     escalation: EscalationPolicy | None = None
     require_preflight: bool = False  # a passed pre-flight check per device and shift
+    # Formulary, checklist additions, required fields, reaction card, injection rule (issue 10);
+    # None: keep what is stored.
+    exam_setup: ExamSetup | None = None
 
     def policy(self) -> EscalationPolicy | None:
         """The facility's escalation policy as the file gives it (None: keep what is stored)."""
@@ -159,6 +173,20 @@ class FacilitySpec(_Strict):
     _state = field_validator("state")(_us_state)
 
     _timezone = field_validator("timezone")(iana_timezone)
+
+    @field_validator("exam_setup", mode="wrap")
+    @classmethod
+    def _exam_setup_names_the_facility(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> ExamSetup | None:
+        # The operator reads "facility NORTH: exam_setup.formulary.1.agent_class: ...", not only
+        # "facilities.0.exam_setup...", in the CLI and in the admin API's 422 alike.
+        try:
+            setup: ExamSetup | None = handler(value)
+        except ValidationError as exc:
+            code = info.data.get("code", "(without a valid code)")
+            raise ValueError(f"facility {code}: {problems(exc, 'exam_setup')}") from exc
+        return setup
 
     @model_validator(mode="after")
     def _one_way_to_say_policy(self) -> FacilitySpec:
@@ -242,6 +270,21 @@ class LoadReport:
         return ", ".join(parts) or "nothing to change"
 
 
+def problems(exc: ValidationError, prefix: str = "") -> str:
+    """Each error of ``exc`` as ``path.to.field: what is wrong``, joined by "; "."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in (prefix, *err['loc']) if p != '') or '(top)'}: {_message(err)}"
+        for err in exc.errors()
+    )
+
+
+def _message(err: ErrorDetails) -> str:
+    # A validator's own words, without pydantic's "Value error, " in front.
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])
+    return err["msg"]
+
+
 def parse_directory(text: str, source: str = "directory") -> DirectoryFile:
     """Parse YAML or JSON text into a validated directory, or raise InvalidInput naming the problem."""
     try:
@@ -255,11 +298,7 @@ def parse_directory(text: str, source: str = "directory") -> DirectoryFile:
     try:
         return DirectoryFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidInput(f"{source}: {problems}") from exc
+        raise InvalidInput(f"{source}: {problems(exc)}") from exc
 
 
 def read_directory(path: Path) -> DirectoryFile:
@@ -284,6 +323,8 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
         facility.name, facility.state, facility.timezone = spec.name, spec.state, spec.timezone
         facility.require_preflight = spec.require_preflight
         facility.monitor_media = spec.monitor_media
+        if spec.exam_setup is not None:
+            facility.exam_setup = spec.exam_setup.model_dump(mode="json")
         await db.flush()
         rooms = {
             r.code: r for r in (await db.scalars(select(Room).filter_by(facility_id=facility.id)))

@@ -1,5 +1,5 @@
-"""Read-side queries of the directory: where someone works, where they may supervise, and the policy
-a facility pages with."""
+"""Read-side queries of the directory: where someone works, where they may supervise, the policy a
+facility pages with and the exam setup its people read."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from paging.eligibility import Radiologist, Site, StateLicense, eligible_sites
 from paging.policy import EscalationPolicy, default_policy
 from signaling.accounts.principal import Principal
 from signaling.accounts.roles import Role
+from signaling.common.errors import Forbidden, NotFound
+from signaling.directory.exam_setup import ExamSetup, exam_setup_of
 from signaling.storage.models import (
     Facility,
     FacilityPolicy,
@@ -78,3 +80,29 @@ async def facility_policy(db: AsyncSession, facility_id: int) -> EscalationPolic
     """The facility's stored policy, or the default (the whole eligible pool at once)."""
     row = await db.get(FacilityPolicy, facility_id)
     return EscalationPolicy.model_validate(row.policy) if row else default_policy()
+
+
+async def readable_exam_setup(
+    db: AsyncSession, principal: Principal, facility_id: int
+) -> tuple[Facility, ExamSetup]:
+    """The facility and its exam setup, for the people who work with it: its technologists and
+    supervisors, radiologists privileged there, admins. NotFound for an unknown facility,
+    Forbidden for anyone else."""
+    facility = await db.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(f"no facility {facility_id}")
+    works_there = facility_id in principal.facility_ids and principal.has(
+        Role.TECHNOLOGIST, Role.SUPERVISOR
+    )
+    if not (principal.has(Role.ADMIN) or works_there):
+        privileged = principal.has(Role.RADIOLOGIST) and await db.scalar(
+            select(Privilege.user_id).where(
+                Privilege.user_id == principal.id, Privilege.facility_id == facility_id
+            )
+        )
+        if not privileged:
+            raise Forbidden(
+                f"the exam setup of {facility.name} is for its technologists and supervisors, "
+                "radiologists privileged there, and admins"
+            )
+    return facility, exam_setup_of(facility)

@@ -37,12 +37,42 @@ class Outcome(StrEnum):
 
 
 class CancelReason(StrEnum):
-    EXAM_CANCELLED = "exam_cancelled"
+    """Why a request was cancelled before it was done, so each cause can be counted ("cancelled
+    because nobody covered" is ``no_coverage``).
+
+    Names earlier releases stored (and clients may still send) are read as today's:
+    ``CancelReason("no_radiologist")`` is ``NO_COVERAGE``. The database is not migrated; read a
+    stored value through ``cancel_reason_of`` wherever it is shown."""
+
+    NO_COVERAGE = "no_coverage"  # no radiologist covered the request
     PATIENT_DECLINED = "patient_declined"
-    NO_RADIOLOGIST = "no_radiologist"
-    TECHNICAL_PROBLEM = "technical_problem"
+    CLINICAL = "clinical"  # a clinical reason not to go ahead (e.g. renal function, pregnancy)
+    EQUIPMENT = "equipment"  # scanner, injector, network or other equipment problem
+    EXAM_CANCELLED = "exam_cancelled"
     REQUESTED_IN_ERROR = "requested_in_error"
     OTHER = "other"
+
+    @classmethod
+    def _missing_(cls, value: object) -> CancelReason | None:
+        return _FORMER_NAMES.get(value) if isinstance(value, str) else None
+
+
+# The one place that knows the old names: what was stored or sent before the rename.
+_FORMER_NAMES: dict[str, CancelReason] = {
+    "no_radiologist": CancelReason.NO_COVERAGE,
+    "technical_problem": CancelReason.EQUIPMENT,
+}
+
+
+def cancel_reason_of(stored: str | None) -> str | None:
+    """A stored ``cancel_reason`` as today's reason (a ``CancelReason``, old names mapped); None
+    for none. A value no release ever wrote is given back as stored, never silently relabelled."""
+    if stored is None:
+        return None
+    try:
+        return CancelReason(stored)
+    except ValueError:
+        return stored
 
 
 _TRANSITIONS: dict[tuple[SessionState, SessionEvent], SessionState] = {

@@ -30,7 +30,13 @@ from signaling.common.errors import (
 )
 from signaling.directory.queries import eligible_facility_ids
 from signaling.sessions import coverage
-from signaling.sessions.state import CancelReason, Outcome, SessionState, next_state
+from signaling.sessions.state import (
+    CancelReason,
+    Outcome,
+    SessionState,
+    cancel_reason_of,
+    next_state,
+)
 from signaling.sessions.state import SessionEvent as Event
 from signaling.storage.models import (
     Room,
@@ -81,7 +87,7 @@ def session_json(s: SupervisionSession, *, with_accession: bool) -> dict[str, An
         "id": s.id,
         "state": s.state,
         "outcome": s.outcome,
-        "cancel_reason": s.cancel_reason,
+        "cancel_reason": cancel_reason_of(s.cancel_reason),
         "facility": {
             "id": s.facility.id,
             "code": s.facility.code,
@@ -493,7 +499,10 @@ async def end(
     if role is None and not principal.has(Role.ADMIN, Role.SUPERVISOR):
         raise Forbidden("only the session's participants, supervisors and admins end a session")
     if outcome is Outcome.CANCELLED and reason is None:
-        raise InvalidInput("a cancelled session needs a reason")
+        raise InvalidInput(
+            "a cancelled session needs a reason: one of "
+            + ", ".join(reason.value for reason in CancelReason)
+        )
     if outcome is Outcome.COMPLETED and reason is not None:
         raise InvalidInput("a reason goes with a cancellation, not with a completed session")
     if role == Participant.RADIOLOGIST and outcome is Outcome.CANCELLED:

@@ -68,7 +68,7 @@ async def test_technologist_sees_the_tiers_then_do_not_inject(
     await expect(tech.locator("#state")).not_to_have_attribute("data-state", "joined")
     await expect(tech.locator("#end")).to_be_visible()
     await expect(tech.locator("#end")).to_have_text("Cancel request")
-    await expect(tech.locator("#cancel-reason")).to_have_value("no_radiologist")
+    await expect(tech.locator("#cancel-reason")).to_have_value("no_coverage")
     await no_phone_numbers(tech)
     await screenshot(tech, f"tech-exhausted-{device}")
 
@@ -76,13 +76,15 @@ async def test_technologist_sees_the_tiers_then_do_not_inject(
     await tech.reload()
     await expect(tech.locator("#paging-alert")).to_contain_text("do not inject", timeout=5_000)
     await expect(tech.locator("#paging")).to_contain_text("license expired")
-    await expect(tech.locator("#cancel-reason")).to_have_value("no_radiologist")
+    await expect(tech.locator("#cancel-reason")).to_have_value("no_coverage")
     await no_phone_numbers(tech)
 
     await tech.click("#end")
     await tech.click('[data-testid="confirm-yes"]')
     await expect(tech.locator("#ended-panel")).to_have_attribute("data-outcome", "cancelled")
-    await expect(tech.locator("#ended-summary")).to_contain_text("no radiologist available")
+    await expect(tech.locator("#ended-summary")).to_contain_text(
+        "cancelled: no radiologist covered"
+    )
     await expect(tech.locator("#paging-alert")).to_be_hidden()
     tech_w.check()
 

@@ -7,7 +7,10 @@ import logging
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.storage.models import SupervisionSession
 from tests.conftest import make_settings
 from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import accept, get_session, join_request, open_session, room_id
@@ -457,6 +460,85 @@ async def test_accepting_a_taken_request_names_who_took_it(server: LiveServer) -
             response = await client.post(f"/api/sessions/{session['id']}/{verb}")
             assert response.status_code == 409
             assert response.json()["detail"] == "already joined by Dr Ray Diaz"
+
+
+async def test_a_cancel_without_a_known_reason_is_a_clear_422_and_stores_nothing(
+    server: LiveServer,
+) -> None:
+    """No reason: 422 listing the reasons; an unknown one: 422 naming ``body.reason``; the request
+    stays open through both."""
+    tech = await login(server, "tech")
+    session = await open_session(server, tech)
+    url = f"/api/sessions/{session['id']}/end"
+    async with api(server, tech) as client:
+        missing = await client.post(url, json={"outcome": "cancelled"})
+        unknown = await client.post(url, json={"outcome": "cancelled", "reason": "bored"})
+    assert missing.status_code == 422, missing.text
+    assert missing.json()["error"] == "invalid_input"
+    assert missing.json()["detail"] == (
+        "a cancelled session needs a reason: one of no_coverage, patient_declined, clinical, "
+        "equipment, exam_cancelled, requested_in_error, other"
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["detail"].startswith("body.reason: Input should be 'no_coverage'")
+    after = await get_session(server, tech, session["id"])
+    assert (after["state"], after["outcome"], after["cancel_reason"]) == ("paging", None, None)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("no_coverage", "no_coverage"),
+        ("no_radiologist", "no_coverage"),  # the old name, still accepted
+        ("technical_problem", "equipment"),
+        ("clinical", "clinical"),
+    ],
+)
+async def test_cancel_reasons_are_stored_under_todays_names(
+    server: LiveServer, db_session: AsyncSession, sent: str, stored: str
+) -> None:
+    """A cancel with a reason (old names too) ends the session and stores today's name."""
+    tech = await login(server, "tech")
+    session = await open_session(server, tech)
+    async with api(server, tech) as client:
+        response = await client.post(
+            f"/api/sessions/{session['id']}/end", json={"outcome": "cancelled", "reason": sent}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["session"]["cancel_reason"] == stored
+    row = await db_session.get(SupervisionSession, session["id"])
+    assert row is not None
+    assert row.cancel_reason == stored
+
+
+async def test_reasons_stored_under_old_names_are_shown_as_todays(
+    server: LiveServer, db_session: AsyncSession
+) -> None:
+    """Sessions cancelled before the rename (``no_radiologist``, ``technical_problem`` in the
+    database, not migrated) read as ``no_coverage`` and ``equipment`` in the session and the list."""
+    tech = await login(server, "tech")
+    first = await open_session(server, tech)
+    second = await open_session(server, tech, room_id=await room_id(server, tech, index=1))
+    for session in (first, second):
+        async with api(server, tech) as client:
+            ended = await client.post(
+                f"/api/sessions/{session['id']}/end",
+                json={"outcome": "cancelled", "reason": "other"},
+            )
+        assert ended.status_code == 200, ended.text
+    for session, old in ((first, "no_radiologist"), (second, "technical_problem")):
+        await db_session.execute(
+            update(SupervisionSession)
+            .where(SupervisionSession.id == session["id"])
+            .values(cancel_reason=old)
+        )
+    await db_session.commit()
+    assert (await get_session(server, tech, first["id"]))["cancel_reason"] == "no_coverage"
+    assert (await get_session(server, tech, second["id"]))["cancel_reason"] == "equipment"
+    async with api(server, await login(server, "super")) as client:
+        listed = (await client.get("/api/sessions")).json()["sessions"]
+    reasons = {s["id"]: s["cancel_reason"] for s in listed}
+    assert (reasons[first["id"]], reasons[second["id"]]) == ("no_coverage", "equipment")
 
 
 async def test_my_open_sessions_filter(server: LiveServer) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from signaling.common.errors import IllegalTransition
-from signaling.sessions.state import SessionEvent, SessionState, next_state
+from signaling.sessions.state import (
+    CancelReason,
+    SessionEvent,
+    SessionState,
+    cancel_reason_of,
+    next_state,
+)
 
 
 def test_the_happy_path() -> None:
@@ -42,3 +48,37 @@ def test_illegal_transitions_name_what_was_expected(
         next_state(state, event)
     assert refused.value.arrived == state.value
     assert event.value in refused.value.expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("no_radiologist", CancelReason.NO_COVERAGE),  # the name before issue 10
+        ("technical_problem", CancelReason.EQUIPMENT),
+        ("no_coverage", CancelReason.NO_COVERAGE),
+        ("clinical", CancelReason.CLINICAL),
+        ("other", CancelReason.OTHER),
+        (None, None),
+        ("typed-by-hand", "typed-by-hand"),  # never written by Standby: shown as it is
+    ],
+)
+def test_stored_cancel_reasons_read_as_todays(stored: str | None, read: str | None) -> None:
+    """Old names read as their new ones; what no release wrote is given back, not relabelled."""
+    assert cancel_reason_of(stored) == read
+
+
+def test_the_old_names_are_accepted_but_not_offered() -> None:
+    """``CancelReason("no_radiologist")`` is NO_COVERAGE, but the set lists only today's names."""
+    assert CancelReason("no_radiologist") is CancelReason.NO_COVERAGE
+    assert CancelReason("technical_problem") is CancelReason.EQUIPMENT
+    assert [r.value for r in CancelReason] == [
+        "no_coverage",
+        "patient_declined",
+        "clinical",
+        "equipment",
+        "exam_cancelled",
+        "requested_in_error",
+        "other",
+    ]
+    with pytest.raises(ValueError, match="bored"):
+        CancelReason("bored")
