@@ -28,7 +28,7 @@ from signaling.common.errors import (
     NotVerifiedLive,
     RecordFixed,
 )
-from signaling.directory.exam_setup import ExamSetup
+from signaling.directory.exam_setup import ExamSetup, exam_setup_of
 from signaling.record import codes
 from signaling.record.entries import (
     AMENDABLE,
@@ -57,7 +57,7 @@ CLOCK_SKEW = timedelta(seconds=60)  # how far ahead of the server a page's clock
 
 
 def exam_setup(s: SupervisionSession) -> ExamSetup:
-    return ExamSetup.model_validate(s.facility.exam_setup or {})
+    return exam_setup_of(s.facility)
 
 
 def patient_digest(key: str, patient_id: str) -> str:

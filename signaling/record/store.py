@@ -43,6 +43,7 @@ from signaling.record.view import (
     Vitals,
 )
 from signaling.sessions import coverage, supervision
+from signaling.sessions.state import cancel_reason_of
 from signaling.storage.models import License, RecordChain, SessionEvent, SupervisionSession, User
 
 E = TypeVar("E", bound=StrEnum)
@@ -379,7 +380,7 @@ async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) ->
         ),
         state=s.state,
         outcome=s.outcome,
-        cancel_reason=s.cancel_reason,
+        cancel_reason=cancel_reason_of(s.cancel_reason),
         cancel_note=s.cancel_note,
         ended_by=fold.person(s.ended_by_id) if s.ended_by_id else None,
         requested_at=s.requested_at,
