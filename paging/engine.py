@@ -17,6 +17,10 @@ Contract
 - An empty tier is never waited out: the next timer of that session is pulled forward to now.
 - ``hold`` (someone accepted) defers tiers until the grace window ends; ``stop`` (joined, cancelled)
   cancels every pending timer and page of the session.
+- ``stat`` (a contrast reaction and nobody verified live) fires **every tier at once**, each person on
+  every channel, as one new round, then lets the policy escalate again from the next round. Its
+  firing is itself a durable timer (kind ``stat``), so a STAT that fails half-way is fired by the
+  loop, like a tier.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paging.carrier import CarrierError
@@ -105,7 +110,25 @@ class Directory(Protocol):
 class Purpose:
     PAGE = "page"  # asks a radiologist to supervise
     ALERT = "alert"  # tells a supervisor that paging ran out
+    STAT = "stat"  # a contrast reaction: asks a radiologist to come now (its own wording)
 
+
+# Pages that ask a radiologist to come: they fail over, and their people are told when it is covered.
+PAGING_PURPOSES = (Purpose.PAGE, Purpose.STAT)
+
+
+class TimerKind:
+    TIER = "tier"  # a tier of the policy fires (ordinary pages)
+    EXHAUSTED = "exhausted"  # the final action
+    STAT = "stat"  # every tier at once, every channel (``Engine.stat``)
+    STAT_TIER = "stat_tier"  # a tier of the rounds after a STAT: the tier's channels, STAT wording
+
+
+# A STAT pages every person on each of these that is configured, whatever their tier's channels.
+STAT_CHANNELS = (Channel.IN_APP, Channel.SMS, Channel.VOICE)
+# A second STAT for the same session within this long pages nobody again (a reaction recorded, then
+# its severity set, or two people pressing at once): the first one's rounds are already escalating.
+STAT_AGAIN_AFTER = timedelta(seconds=30)
 
 ALERT_TIER = -1
 ALERT_CHANNELS = (Channel.IN_APP, Channel.SMS)
@@ -275,13 +298,19 @@ class Engine:
 
     @staticmethod
     async def _write_timers(
-        db: AsyncSession, session_id: str, policy: EscalationPolicy, now: datetime, base: int
+        db: AsyncSession,
+        session_id: str,
+        policy: EscalationPolicy,
+        now: datetime,
+        base: int,
+        kind: str = TimerKind.TIER,
     ) -> list[int]:
-        """Every firing's timer and the exhaustion timer; their ids, in ``firings`` order."""
+        """Every firing's timer (of ``kind``) and the exhaustion timer, counted from ``now``; their
+        ids, in ``firings`` order."""
         rows: list[dict[str, Any]] = [
             {
                 "session_id": session_id,
-                "kind": "tier",
+                "kind": kind,
                 "tier": f.tier,
                 "round": base + f.round,
                 "due_at": now + timedelta(seconds=f.at_s),
@@ -291,7 +320,7 @@ class Engine:
         rows.append(
             {
                 "session_id": session_id,
-                "kind": "exhausted",
+                "kind": TimerKind.EXHAUSTED,
                 "tier": None,
                 "round": None,
                 "due_at": now + timedelta(seconds=exhausted_at_s(policy)),
@@ -337,13 +366,7 @@ class Engine:
         if run is None:
             return False
         policy = EscalationPolicy.model_validate(run.policy)
-        last = await db.scalar(
-            select(timers.c.round)
-            .where(timers.c.session_id == session_id, timers.c.round.is_not(None))
-            .order_by(timers.c.round.desc())
-            .limit(1)
-        )
-        base = (last or 0) + 1
+        base = await _next_round(db, session_id)
         await _lock_pending_timers(db, session_id)
         await db.execute(
             update(timers)
@@ -364,6 +387,99 @@ class Engine:
         await self._write_timers(db, session_id, policy, now, base)
         log.info("session %s: paging again from round %d (%s)", session_id, base, reason)
         return True
+
+    async def stat(
+        self,
+        db: AsyncSession,
+        session_id: str,
+        now: datetime,
+        *,
+        facility_id: int | None = None,
+        policy: EscalationPolicy | None = None,
+    ) -> list[Page]:
+        """A contrast reaction and no radiologist verified live: page **every tier now**, as one new
+        round, each person once (under the first tier that names them) on every configured channel
+        (in-app, SMS, voice) whatever their tier's channels, with purpose ``STAT``; who is skipped
+        is recorded with the reason, as a tier does. In the caller's transaction: the caller
+        commits, then hands the returned pages to ``deliver`` (as after ``start``).
+
+        The run becomes ``active`` again whatever it was (held, stopped, exhausted: the caller asks
+        only for a session still open); pending timers are superseded, and the snapshot's rounds
+        are written again from one round after now (the tiers' own channels, STAT wording) with
+        the exhaustion after them, so escalation goes on if nobody acts. A session never paged (no
+        run) is paged with ``policy`` at ``facility_id`` (then both are required: ValueError
+        otherwise; ``signaling.pager.summons.stat`` passes the facility's).
+
+        A call within ``STAT_AGAIN_AFTER`` of the session's last STAT pages nobody and returns [].
+        Calls at once are serialised on the session's timers and run (row locks on PostgreSQL;
+        SQLite has one writer). If resolving who to page fails, the STAT's own timer stays due and
+        the pager loop fires it at its next poll: the caller's transaction goes on."""
+        await _lock_pending_timers(db, session_id)
+        run = await _locked_run(db, session_id)
+        if run is None:
+            if facility_id is None or policy is None:
+                raise ValueError(
+                    f"session {session_id} was never paged: a STAT needs its facility_id and policy"
+                )
+            dialect = sqlite if db.get_bind().dialect.name == "sqlite" else postgresql
+            await db.execute(
+                dialect.insert(runs)
+                .values(
+                    session_id=session_id,
+                    facility_id=facility_id,
+                    policy=policy.model_dump(mode="json"),
+                    started_at=now,
+                    state=RunState.ACTIVE,
+                )
+                .on_conflict_do_nothing(index_elements=[runs.c.session_id])
+            )
+            run = await _locked_run(db, session_id)
+            assert run is not None
+        last = await db.scalar(
+            select(timers.c.due_at)
+            .where(timers.c.session_id == session_id, timers.c.kind == TimerKind.STAT)
+            .order_by(timers.c.due_at.desc())
+            .limit(1)
+        )
+        if last is not None and now - last < STAT_AGAIN_AFTER:
+            log.info(
+                "session %s: STAT again %.1f s after the last one: nobody is paged twice",
+                session_id,
+                (now - last).total_seconds(),
+            )
+            return []
+        snapshot = EscalationPolicy.model_validate(run.policy)
+        base = await _next_round(db, session_id)
+        await db.execute(
+            update(timers)
+            .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
+            .values(done_at=now, outcome="superseded")
+        )
+        await db.execute(
+            update(runs)
+            .where(runs.c.session_id == session_id)
+            .values(state=RunState.ACTIVE, held_until=None, stopped_at=None, stop_reason=None)
+        )
+        timer_id = await db.scalar(
+            insert(timers)
+            .values(session_id=session_id, kind=TimerKind.STAT, tier=None, round=base, due_at=now)
+            .returning(timers.c.id)
+        )
+        after = now + timedelta(seconds=snapshot.round_s)
+        await self._write_timers(db, session_id, snapshot, after, base + 1, TimerKind.STAT_TIER)
+        try:
+            fresh = await self._fire_stat(db, session_id, run.facility_id, snapshot, base, now)
+        except Exception:
+            log.exception("session %s: the STAT failed; the pager retries", session_id)
+            return []
+        await db.execute(
+            update(timers)
+            .where(timers.c.id == timer_id)
+            .values(done_at=now, outcome="fired" if fresh else "skipped_empty")
+        )
+        if not fresh:
+            await self._pull_next_forward(db, session_id, now)
+        return fresh
 
     async def stop(
         self, db: AsyncSession, session_id: str, reason: str, now: datetime
@@ -394,7 +510,7 @@ class Engine:
             .where(
                 pages.c.session_id == session_id,
                 pages.c.status == PageStatus.SENT,
-                pages.c.purpose == Purpose.PAGE,
+                pages.c.purpose.in_(PAGING_PURPOSES),
             )
             .distinct()
         )
@@ -539,7 +655,7 @@ class Engine:
                     .where(timers.c.id == row.id)
                     .values(done_at=None, outcome="deferred", due_at=run.held_until)
                 )
-            elif row.kind == "exhausted":
+            elif row.kind == TimerKind.EXHAUSTED:
                 await db.execute(
                     update(runs)
                     .where(runs.c.session_id == row.session_id)
@@ -559,9 +675,24 @@ class Engine:
                     )
                     notices.append((row.session_id, "resumed"))
                 policy = EscalationPolicy.model_validate(run.policy)
-                fresh = await self._fire_tier(
-                    db, row.session_id, run.facility_id, policy, row.tier, row.round, now
-                )
+                # A STAT's own timer is still due only if its attempt in the caller's
+                # transaction failed: fired here, as the tier loop retries any tier.
+                if row.kind == TimerKind.STAT:
+                    fresh = await self._fire_stat(
+                        db, row.session_id, run.facility_id, policy, row.round, now
+                    )
+                else:
+                    purpose = Purpose.STAT if row.kind == TimerKind.STAT_TIER else Purpose.PAGE
+                    fresh = await self._fire_tier(
+                        db,
+                        row.session_id,
+                        run.facility_id,
+                        policy,
+                        row.tier,
+                        row.round,
+                        now,
+                        purpose,
+                    )
                 await self._set_outcome(db, row.id, "fired" if fresh else "skipped_empty")
                 if not fresh:
                     await self._pull_next_forward(db, row.session_id, now)
@@ -581,30 +712,83 @@ class Engine:
         tier_index: int,
         round_: int,
         now: datetime,
+        purpose: str = Purpose.PAGE,
     ) -> list[Page]:
         """Write the tier's pages, already claimed by this worker (``sending``, with a lease), and
         the skipped rows; return the pages to send."""
         tier = policy.tiers[tier_index]
-        recipients: dict[int, Recipient] = {}
-        skipped: dict[int, Skip] = {}
+        recipients: dict[int, tuple[int, Recipient]] = {}
+        skipped: dict[int, tuple[int, Skip]] = {}
         for target in tier.targets:
             resolution = await self.directory.resolve(db, facility_id, target, now)
             for person in resolution.recipients:
-                recipients[person.user_id] = person
+                recipients[person.user_id] = (tier_index, person)
             for skip in resolution.skipped:
-                skipped.setdefault(skip.user_id, skip)
+                skipped.setdefault(skip.user_id, (tier_index, skip))
+        return await self._write_pages(
+            db,
+            session_id,
+            round_,
+            recipients,
+            skipped,
+            tier.channels,
+            purpose,
+            now,
+            f"tier {tier_index}",
+        )
+
+    async def _fire_stat(
+        self,
+        db: AsyncSession,
+        session_id: str,
+        facility_id: int,
+        policy: EscalationPolicy,
+        round_: int,
+        now: datetime,
+    ) -> list[Page]:
+        """Every tier's people now, as ``_fire_tier`` writes one tier's: each person once, under
+        the first tier that names them, on every channel of ``STAT_CHANNELS``."""
+        recipients: dict[int, tuple[int, Recipient]] = {}
+        skipped: dict[int, tuple[int, Skip]] = {}
+        resolved: dict[Target, Resolution] = {}  # a target named by several tiers is asked once
+        for tier_index, tier in enumerate(policy.tiers):
+            for target in tier.targets:
+                resolution = resolved.get(target)
+                if resolution is None:
+                    resolution = await self.directory.resolve(db, facility_id, target, now)
+                    resolved[target] = resolution
+                for person in resolution.recipients:
+                    recipients.setdefault(person.user_id, (tier_index, person))
+                for skip in resolution.skipped:
+                    skipped.setdefault(skip.user_id, (tier_index, skip))
+        return await self._write_pages(
+            db, session_id, round_, recipients, skipped, STAT_CHANNELS, Purpose.STAT, now, "STAT"
+        )
+
+    async def _write_pages(
+        self,
+        db: AsyncSession,
+        session_id: str,
+        round_: int,
+        recipients: Mapping[int, tuple[int, Recipient]],
+        skipped: Mapping[int, tuple[int, Skip]],
+        channels: Sequence[Channel],
+        purpose: str,
+        now: datetime,
+        what: str,
+    ) -> list[Page]:
+        """One page per person (with the tier they are paged under) and channel, claimed by this
+        worker, plus a skipped row for each channel they cannot get and each person skipped (not
+        paged by another target); keys already written in this round are left alone."""
         existing = set(
             await db.scalars(
-                select(pages.c.key).where(
-                    pages.c.session_id == session_id,
-                    pages.c.tier == tier_index,
-                    pages.c.round == round_,
-                )
+                select(pages.c.key).where(pages.c.session_id == session_id, pages.c.round == round_)
             )
         )
         rows: list[dict[str, Any]] = []
 
         def add(
+            tier: int,
             user_id: int,
             name: str,
             channel: str,
@@ -613,7 +797,7 @@ class Engine:
             detail: str | None = None,
             address: str | None = None,
         ) -> None:
-            key = page_key(session_id, tier_index, round_, user_id, channel)
+            key = page_key(session_id, tier, round_, user_id, channel)
             if key not in existing:
                 existing.add(key)
                 rows.append(
@@ -623,19 +807,21 @@ class Engine:
                         user_id=user_id,
                         name=name,
                         channel=channel,
-                        tier=tier_index,
+                        tier=tier,
                         round_=round_,
                         status=status,
                         now=now,
                         detail=detail,
                         address=address,
+                        purpose=purpose,
                     )
                 )
 
-        for person in recipients.values():
-            for channel in tier.channels:
+        for tier, person in recipients.values():
+            for channel in channels:
                 if channel in (Channel.SMS, Channel.VOICE) and not person.mobile:
                     add(
+                        tier,
                         person.user_id,
                         person.name,
                         channel.value,
@@ -644,6 +830,7 @@ class Engine:
                     )
                 elif channel not in self.senders:
                     add(
+                        tier,
                         person.user_id,
                         person.name,
                         channel.value,
@@ -652,15 +839,16 @@ class Engine:
                     )
                 else:
                     add(
+                        tier,
                         person.user_id,
                         person.name,
                         channel.value,
                         PageStatus.SENDING,
                         address=person.mobile,
                     )
-        for skip in skipped.values():
-            if skip.user_id not in recipients:
-                add(skip.user_id, skip.name, "-", PageStatus.SKIPPED, detail=skip.reason)
+        for user_id, (tier, skip) in skipped.items():
+            if user_id not in recipients:
+                add(tier, skip.user_id, skip.name, "-", PageStatus.SKIPPED, detail=skip.reason)
         sending = [r for r in rows if r["status"] == PageStatus.SENDING]
         for r in sending:
             r["attempts"], r["lease_until"] = 1, self._lease_from(now) + LEASE
@@ -677,8 +865,9 @@ class Engine:
                     user_name=r["user_name"],
                     channel=Channel(r["channel"]),
                     address=r["address"],
-                    tier=tier_index,
+                    tier=r["tier"],
                     round=round_,
+                    purpose=purpose,
                 )
                 for r in sending
             ]
@@ -686,9 +875,9 @@ class Engine:
         if skipped_rows:
             await db.execute(insert(pages), skipped_rows)
         log.info(
-            "session %s: tier %d round %d fired: %d pages, %d skipped",
+            "session %s: %s round %d fired: %d pages, %d skipped",
             session_id,
-            tier_index,
+            what,
             round_,
             len(fresh),
             len(skipped_rows),
@@ -745,7 +934,7 @@ class Engine:
     async def _failover(self, db: AsyncSession, failed: Any, now: datetime) -> bool:
         """A page failed for good: page that person on their next channel at once, unless every
         channel was already tried in that tier or paging has stopped. Idempotent on the key."""
-        if failed.purpose != Purpose.PAGE:
+        if failed.purpose not in PAGING_PURPOSES:
             return False
         state = await db.scalar(select(runs.c.state).where(runs.c.session_id == failed.session_id))
         if state is None or state == RunState.STOPPED:
@@ -780,6 +969,7 @@ class Engine:
                         now=now,
                         detail=f"{failed.channel} failed",
                         address=None if channel is Channel.IN_APP else failed.address,
+                        purpose=failed.purpose,
                     )
                 )
             )
@@ -991,3 +1181,23 @@ async def _next_timer_due(db: AsyncSession) -> datetime | None:
     return await db.scalar(
         select(timers.c.due_at).where(timers.c.done_at.is_(None)).order_by(timers.c.due_at).limit(1)
     )
+
+
+async def _locked_run(db: AsyncSession, session_id: str) -> Any:
+    """The session's run, locked until the caller commits (after its pending timers: see
+    ``_lock_pending_timers``); None if the session was never paged."""
+    return (
+        await db.execute(select(runs).where(runs.c.session_id == session_id).with_for_update())
+    ).first()
+
+
+async def _next_round(db: AsyncSession, session_id: str) -> int:
+    """The first round number no timer of the session has used (rounds only ever grow, so every
+    new page has a new idempotency key)."""
+    last = await db.scalar(
+        select(timers.c.round)
+        .where(timers.c.session_id == session_id, timers.c.round.is_not(None))
+        .order_by(timers.c.round.desc())
+        .limit(1)
+    )
+    return (last or 0) + 1

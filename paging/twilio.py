@@ -362,6 +362,40 @@ def alert_text(site: str, link: str) -> str:
     return f"{head}{site}{tail}"
 
 
+def _fit(names: list[str], fixed: int, budget: int) -> list[str]:
+    """Shorten the longest of ``names`` (never the link) until the text fits ``budget``."""
+    names = [" ".join(name.split()) for name in names]
+    while fixed + sum(map(len, names)) > budget:
+        longest = max(range(len(names)), key=lambda i: len(names[i]))
+        if len(names[longest]) <= 8:
+            break
+        over = fixed + sum(map(len, names)) - budget
+        keep = max(5, len(names[longest]) - over - 3)
+        names[longest] = names[longest][:keep].rstrip() + "..."
+    return names
+
+
+def stat_sms_text(facility: str, room: str, link: str) -> str:
+    """The STAT page by SMS (a contrast reaction, nobody supervising live): site, room, the link
+    that needs a login, and how to accept. No patient information. At most two segments: the
+    names are shortened, never the link."""
+    head = "STAT: contrast reaction at "
+    middle = ". Supervising radiologist needed now. Open: "
+    tail = f"{link} Reply 1 or YES to accept."
+    facility, room = _fit(
+        [facility, room], len(head) + 2 + len(middle) + len(tail), 2 * SMS_SEGMENT
+    )
+    return f"{head}{facility}, {room}{middle}{tail}"
+
+
+def stat_voice_text(facility: str, room: str) -> str:
+    """What a STAT voice page says (twice, in a <Gather>): as the SMS, in speech."""
+    return (
+        f"Standby STAT. A contrast reaction at {' '.join(facility.split())}, "
+        f"{' '.join(room.split())}. A supervising radiologist is needed now. Press 1 to accept."
+    )
+
+
 def is_accept_reply(body: str) -> bool:
     """Whether an SMS reply accepts the page: "1", "Y" or "yes", any case, spaces and final dots."""
     return body.strip().rstrip(".!").strip().casefold() in _ACCEPT_REPLIES

@@ -11,10 +11,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -27,6 +27,7 @@ from signaling.app import create_app
 from signaling.config import Settings
 
 PASSWORD = "correct-horse-1"
+_T = TypeVar("_T")
 
 
 def free_port() -> int:
@@ -132,11 +133,18 @@ class LiveServer:
     settings: Settings
     port: int
     app: FastAPI | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # the in-process server's own event loop
 
     def app_state(self) -> Any:
         """The in-process server's ``app.state`` (for checks of worker internals)."""
         assert self.app is not None, "only in-process servers expose their state"
         return self.app.state
+
+    async def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``work`` on the in-process server's event loop, where its services live (a call
+        the service makes with no route of its own yet, as the record will), and await it here."""
+        assert self.loop is not None, "only in-process servers run work for a test"
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self.loop))
 
     @property
     def url(self) -> str:
@@ -171,7 +179,7 @@ def run_server(
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(settings, port, app)
+        yield LiveServer(settings, port, app, server.servers[0].get_loop())
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -30,6 +30,65 @@ export function show(node, visible = true) {
   node.hidden = !visible;
 }
 
+// --- alarm tone -------------------------------------------------------------------------------
+
+/**
+ * A repeating alarm through WebAudio (oscillators, no sound file) from ``start()`` until
+ * ``stop()``: three short high pulses every ``everyMs``, unlike the two-tone chime of a request.
+ * ``audio`` is the page's AudioContext; browsers keep it suspended until a tap, and meanwhile the
+ * alarm still counts as ringing and sounds as soon as the context runs. Each burst that sounded is
+ * counted on ``document.body.dataset.alarms`` (pages and tests can tell it is heard).
+ */
+export class AlarmTone {
+  constructor(audio, { everyMs = 1600, frequency = 988 } = {}) {
+    this.audio = audio;
+    this.everyMs = everyMs;
+    this.frequency = frequency;
+    this.timer = null;
+  }
+
+  get ringing() {
+    return this.timer !== null;
+  }
+
+  start() {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this._burst(), this.everyMs);
+    this._burst();
+  }
+
+  stop() {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Whether the alarm is ringing but cannot be heard (sound not yet allowed on this page). */
+  get muted() {
+    return this.ringing && !(this.audio && this.audio.state === "running");
+  }
+
+  _burst() {
+    const audio = this.audio;
+    if (!audio || audio.state !== "running") return;
+    const start = audio.currentTime + 0.02;
+    for (let i = 0; i < 3; i += 1) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      const t = start + i * 0.22;
+      osc.type = "square";
+      osc.frequency.value = this.frequency;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.25, t + 0.015);
+      gain.gain.setValueAtTime(0.25, t + 0.13);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.16);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t);
+      osc.stop(t + 0.17);
+    }
+    document.body.dataset.alarms = String(Number(document.body.dataset.alarms || 0) + 1);
+  }
+}
+
 // --- server clock -----------------------------------------------------------------------------
 
 /**

@@ -5,6 +5,7 @@ import { PeerCall, remoteCover, renderCallPills, showCover, showLink } from "./c
 import { MediaCopy } from "./monitor.js";
 import {
   $,
+  AlarmTone,
   api,
   confirmAction,
   currentUser,
@@ -39,6 +40,11 @@ const requests = new Map(); // session id -> request, as the lobby last describe
 const items = new Map(); // session id -> <li>
 let snapshotSeen = false;
 const pagedFor = new Set(); // requests the pager is paging us for
+// STAT pages (a contrast reaction, nobody supervising live): session id -> {facility, room, seen}.
+// Each stays, red, until we accept or join, or the request closes; "Seen" only silences it.
+const stats = new Map();
+// Reactions reported in our current session: seq -> the server's reaction_alert, plus what we did.
+const reactions = new Map();
 const RELEASED_TEXT = "You handed the request back; it is open for other radiologists again.";
 let handedBack = null; // the request we just released: it reopens, but needs no ring for us
 let current = null; // the accepted session
@@ -132,8 +138,31 @@ function beep() {
   return true;
 }
 
+// One alarm for everything that must not be missed: STAT pages not yet seen, reactions in our
+// session not yet acknowledged.
+const alarm = new AlarmTone(audio);
+
+function syncAlarm() {
+  const statUnseen = [...stats.values()].some((stat) => !stat.seen);
+  const reactionUnheard = [...reactions.values()].some((r) => !r.silenced);
+  if (statUnseen || reactionUnheard) alarm.start();
+  else alarm.stop();
+  document.body.dataset.alarm = alarm.ringing ? "ringing" : "off";
+  if (alarm.muted) {
+    renderSoundButton();
+    notices.show(
+      "error",
+      "An alarm is sounding but this page may not play sound yet: tap anywhere, or press “Enable sound”.",
+      "sound",
+    );
+  }
+}
+
 if (audio) {
-  audio.addEventListener("statechange", renderSoundButton);
+  audio.addEventListener("statechange", () => {
+    renderSoundButton();
+    if (!alarm.muted) notices.clear("sound");
+  });
   renderSoundButton();
 }
 $("enable-sound").addEventListener("click", () => {
@@ -177,6 +206,67 @@ function requestItem(request) {
 }
 
 
+/** The red banner at the top of a lobby item paged STAT; its "Seen" only silences the alarm. */
+function statBanner(sessionId, stat) {
+  const seen = el(
+    "button",
+    {
+      type: "button",
+      class: "stat-seen",
+      dataset: { testid: "stat-seen" },
+      onclick: () => seeStat(sessionId),
+    },
+    "Seen",
+  );
+  return el(
+    "div",
+    { class: "stat-banner", role: "alert", dataset: { testid: "stat-banner" } },
+    el("span", { class: "stat-text" }, `STAT: contrast reaction, ${stat.facility} ${stat.room}`),
+    seen,
+  );
+}
+
+/** A STAT page for a request this console does not list (yet): the banner and Accept alone. */
+function statItem(sessionId, stat) {
+  return el(
+    "li",
+    {
+      class: "request request-new",
+      dataset: { sessionId, testid: "request", standIn: "true" },
+    },
+    el("div", { class: "request-title" }, stat.facility),
+    el("div", { class: "request-detail" }, stat.room),
+    el(
+      "button",
+      {
+        type: "button",
+        class: "primary accept",
+        dataset: { testid: "accept" },
+        onclick: (event) => acceptRequest(sessionId, event.currentTarget),
+      },
+      "Accept",
+    ),
+  );
+}
+
+function markStat(node, sessionId) {
+  const stat = stats.get(sessionId);
+  let banner = node.querySelector(".stat-banner");
+  if (!stat) {
+    if (banner) banner.remove();
+    delete node.dataset.stat;
+    return;
+  }
+  if (!banner) {
+    banner = statBanner(sessionId, stat);
+    node.prepend(banner);
+  }
+  node.dataset.stat = stat.seen ? "seen" : "true";
+  const seen = banner.querySelector(".stat-seen");
+  seen.disabled = stat.seen;
+  seen.textContent = stat.seen ? "Silenced" : "Seen";
+}
+
 // Accepting is a promise; the first to press Join (Accept here) takes the request.
 function markAccepts(node, request) {
   const accepts = request.accepts || [];
@@ -203,30 +293,41 @@ function markPaged(node, paged) {
 
 function renderLobby() {
   const list = $("requests");
-  const ordered = [...requests.values()].sort(
-    (a, b) => parseTime(a.requested_at) - parseTime(b.requested_at),
-  );
+  const ordered = [...requests.values()]
+    .sort((a, b) => parseTime(a.requested_at) - parseTime(b.requested_at))
+    .map((request) => request.id);
+  // STAT pages first, in the order they came; then the open requests, oldest first.
+  const ids = [...stats.keys(), ...ordered.filter((id) => !stats.has(id))];
   for (const [id, node] of items) {
-    if (!requests.has(id)) {
+    const standInReplaced = node.dataset.standIn && requests.has(id);
+    if (!ids.includes(id) || standInReplaced) {
       node.remove();
       items.delete(id);
     }
   }
-  for (const request of ordered) {
-    let node = items.get(request.id);
+  for (const id of ids) {
+    const request = requests.get(id);
+    let node = items.get(id);
     if (!node) {
-      node = requestItem(request);
-      items.set(request.id, node);
+      node = request ? requestItem(request) : statItem(id, stats.get(id));
+      items.set(id, node);
     }
-    markPaged(node, pagedFor.has(request.id));
-    markAccepts(node, request);
+    if (request) {
+      markPaged(node, pagedFor.has(id));
+      markAccepts(node, request);
+    }
+    markStat(node, id);
     list.append(node); // (re)ordered, never rebuilt: a button under a finger stays put
   }
-  const count = requests.size;
+  const count = ids.length;
   $("request-count").textContent = String(count);
   $("request-count").dataset.nonzero = count ? "true" : "false";
   show($("lobby-empty"), count === 0);
-  document.title = count ? `(${count}) Radiologist · Standby` : "Radiologist · Standby";
+  document.title = stats.size
+    ? `STAT · Radiologist · Standby`
+    : count
+      ? `(${count}) Radiologist · Standby`
+      : "Radiologist · Standby";
   tickLobby();
 }
 
@@ -234,6 +335,7 @@ function tickLobby() {
   const now = serverClock.now();
   for (const [id, node] of items) {
     const request = requests.get(id);
+    if (!request) continue; // a STAT stand-in: no request time known
     const seconds = Math.max(0, (now - parseTime(request.requested_at)) / 1000);
     node.dataset.band = waitClass(seconds);
     node.querySelector(".request-wait").textContent = `waiting ${formatDuration(seconds)}`;
@@ -263,7 +365,12 @@ function onOpened(request) {
   }
 }
 
-function onPaged(sessionId) {
+function onPaged(message) {
+  const sessionId = message.session_id;
+  if (message.stat) {
+    onStat(message);
+    return;
+  }
   if (current && current.id === sessionId) return;
   pagedFor.add(sessionId); // (marked when its item shows, should the page come first)
   renderLobby();
@@ -273,18 +380,63 @@ function onPaged(sessionId) {
   }
 }
 
+function onStat(message) {
+  const sessionId = message.session_id;
+  if (current && current.id === sessionId) return; // we are in it: its reaction alert says so
+  // A STAT again (a later round of it) rings again, even after "Seen".
+  stats.set(sessionId, {
+    facility: message.facility || "an imaging site",
+    room: message.room || "",
+    seen: false,
+  });
+  pagedFor.add(sessionId);
+  renderLobby();
+  if (current) {
+    // In another session's call the lobby is hidden: say it over the call.
+    const stat = stats.get(sessionId);
+    notices.show(
+      "error",
+      `STAT: contrast reaction at ${stat.facility}, ${stat.room}. A supervising radiologist is needed there now.`,
+      `stat-${sessionId}`,
+      { label: "Seen", onClick: () => seeStat(sessionId) },
+    );
+  }
+  syncAlarm();
+}
+
+/** "Seen": silence this STAT's alarm; its banner stays until we act or the request closes. */
+function seeStat(sessionId) {
+  const stat = stats.get(sessionId);
+  if (!stat) return;
+  stat.seen = true;
+  notices.clear(`stat-${sessionId}`);
+  renderLobby();
+  syncAlarm();
+}
+
+function clearStat(sessionId) {
+  if (!stats.delete(sessionId)) return;
+  notices.clear(`stat-${sessionId}`);
+  renderLobby();
+  syncAlarm();
+}
+
 function onCovered(sessionId, by) {
   const request = requests.get(sessionId);
   const where = request ? `: ${request.facility.name}, ${request.room.name}` : "";
   notices.show("info", `Covered by ${by}${where}.`, `covered-${sessionId}`);
   pagedFor.delete(sessionId);
+  clearStat(sessionId); // someone joined: the STAT is answered
   if (request && !(current && current.id === sessionId)) onClosed(sessionId);
 }
 
 function onClosed(sessionId) {
   requests.delete(sessionId);
   pagedFor.delete(sessionId);
+  stats.delete(sessionId);
+  notices.clear(`stat-${sessionId}`);
   renderLobby();
+  syncAlarm();
 }
 
 // --- accepting --------------------------------------------------------------------------------
@@ -339,6 +491,7 @@ async function acceptRequest(sessionId, button) {
     return;
   }
   unlockSound();
+  if (stats.has(sessionId)) seeStat(sessionId); // acting on it: the alarm has done its work
   accepting = true;
   button.disabled = true;
   button.textContent = "Accepting…";
@@ -348,7 +501,9 @@ async function acceptRequest(sessionId, button) {
     const { session } = await api("POST", `/api/sessions/${sessionId}/join`, { device_id: deviceId() });
     serverClock.sample(parseTime(session.accepted_at), lastExchange.sent, lastExchange.received, 1);
     requests.delete(sessionId);
+    stats.delete(sessionId);
     renderLobby();
+    syncAlarm();
     enterCall(session);
   } catch (error) {
     if (error.status === 401) return goToLogin();
@@ -439,6 +594,9 @@ async function refreshSession() {
 function leaveCall(text) {
   if (!current) return;
   current = null;
+  reactions.clear();
+  renderReaction();
+  syncAlarm();
   link = null;
   peerPresent = false;
   socket.send({ type: "leave" });
@@ -536,6 +694,7 @@ function renderSession() {
 
 function tickCall() {
   if (!current) return;
+  if (reactions.size) renderReactionTime();
   const [seconds, caption, band] = timerReading(current);
   $("elapsed").textContent = formatDuration(seconds);
   $("elapsed-caption").textContent = caption;
@@ -587,6 +746,85 @@ $("unmute").addEventListener("click", () => {
   show($("unmute"), false);
 });
 
+// --- a contrast reaction in our session -----------------------------------------------------
+
+const SEVERITY = { mild: "mild", moderate: "moderate", severe: "SEVERE" };
+
+function onReactionAlert(message) {
+  if (!current || message.session_id !== current.id) return;
+  const known = reactions.get(message.seq);
+  reactions.set(message.seq, { ...message, silenced: false, error: known ? known.error : null });
+  renderReaction();
+  syncAlarm();
+}
+
+/** The newest reaction not yet acknowledged, if any. */
+function pendingReaction() {
+  let newest = null;
+  for (const reaction of reactions.values()) if (!newest || reaction.seq > newest.seq) newest = reaction;
+  return newest;
+}
+
+function renderReaction() {
+  const reaction = pendingReaction();
+  const banner = $("reaction-alert");
+  show(banner, Boolean(reaction));
+  document.body.classList.toggle("reaction", Boolean(reaction));
+  if (!reaction) return;
+  banner.dataset.seq = String(reaction.seq);
+  const severity = reaction.severity ? ` (${SEVERITY[reaction.severity] || reaction.severity})` : "";
+  $("reaction-title").textContent = `STAT: contrast reaction${severity} in this session`;
+  renderReactionTime();
+  const error = $("reaction-error");
+  error.textContent = reaction.error || "";
+  show(error, Boolean(reaction.error));
+  fitUnderReaction();
+}
+
+/** Move the page down by the banner's height, so it covers nothing of the call's controls. */
+function fitUnderReaction() {
+  const banner = $("reaction-alert");
+  if (!banner.hidden) document.body.style.setProperty("--reaction-height", `${banner.offsetHeight}px`);
+}
+
+window.addEventListener("resize", fitUnderReaction);
+
+function renderReactionTime() {
+  const reaction = pendingReaction();
+  if (!reaction || !current) return;
+  const onset = parseTime(reaction.onset_at);
+  const ago = formatDuration(Math.max(0, (serverClock.now() - onset) / 1000));
+  const at = new Date(onset).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const where = `${current.facility.name}, ${current.room.name}`;
+  const more = reactions.size > 1 ? ` · ${reactions.size} reactions not acknowledged` : "";
+  const text = `Onset ${at} (${ago} ago) · reported by ${reaction.reported_by} · ${where}${more}`;
+  if ($("reaction-detail").textContent !== text) $("reaction-detail").textContent = text;
+}
+
+$("reaction-ack").addEventListener("click", async () => {
+  const reaction = pendingReaction();
+  if (!reaction || !current) return;
+  unlockSound();
+  reaction.silenced = true; // pressed: the alarm has done its work, recorded or not
+  syncAlarm();
+  const button = $("reaction-ack");
+  button.disabled = true;
+  button.textContent = "Acknowledging…";
+  try {
+    await api("POST", `/api/sessions/${current.id}/reactions/${reaction.seq}/acknowledge`);
+    reactions.delete(reaction.seq);
+  } catch (error) {
+    if (error.status === 401) return goToLogin();
+    const why = error.status ? `${error.status}: ${error.detail}` : error.detail;
+    reaction.error = `Your acknowledgement was not recorded (${why}). Tell the technologist you have seen it; press Acknowledge to try again.`;
+  } finally {
+    button.disabled = false;
+    button.textContent = "Acknowledge";
+  }
+  renderReaction();
+  syncAlarm();
+});
+
 // --- socket messages --------------------------------------------------------------------------
 
 function onMessage(message) {
@@ -601,7 +839,10 @@ function onMessage(message) {
       onClosed(message.session_id);
       break;
     case "page":
-      onPaged(message.session_id);
+      onPaged(message);
+      break;
+    case "reaction_alert":
+      onReactionAlert(message);
       break;
     case "covered":
       onCovered(message.session_id, message.by);

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
+from signaling.pager import summons
 from signaling.record import actions, chain, codes, fhir, printout, store
 from signaling.record.entries import (
     AmendmentIn,
@@ -31,7 +32,7 @@ from signaling.record.entries import (
 )
 from signaling.record.view import RecordView
 from signaling.services import Services
-from signaling.sessions import supervision
+from signaling.sessions import notices, supervision
 from signaling.storage.models import SessionEvent
 
 log = logging.getLogger(__name__)
@@ -197,44 +198,30 @@ async def _after_reaction(services: Services, opened: actions.Opened, principal:
     """Summon help: a STAT page of every tier when no radiologist is verified live, an alert to
     the radiologist in the session. Returns whether a STAT page went out."""
     s, entry = opened.session, opened.entry
+    reaction_id = int((entry.body or {}).get("reaction", entry.id))
     paged = False
     if opened.summons:
-        paged = await _stat(services, s.id, entry)
-    if opened.alert:
-        try:
-            await services.hub.to_participant(
-                s.id,
-                "radiologist",
-                {
-                    "kind": "reaction_alert",
-                    "session_id": s.id,
-                    "reaction": (entry.body or {}).get("reaction", entry.id),
-                    "onset_at": (entry.body or {}).get("onset_at"),
-                    "severity": (entry.body or {}).get("severity"),
-                    "reported_by": principal.full_name,
-                },
-            )
-        except Exception as exc:
-            log.warning("session %s: the reaction alert was not published (%r)", s.id, exc)
+        now = utc_now()
+        async with services.db() as db, db.begin():
+            summoned = await actions.summon(db, services.pager, s.id, reaction_id, now)
+        if summoned.lost is not None:
+            await notices.session_changed(services.hub, summoned.lost)
+        await summons.send_stat(services.pager, summoned.pages, s.id, now)
+        paged = bool(summoned.pages)
+    if opened.alert or (opened.summons and not paged):
+        async with services.db() as db:
+            opening = await actions.reaction_entry(db, s.id, reaction_id)
+        body = opening.body or {}
+        await summons.reaction_alert(
+            services.hub,
+            s.id,
+            reaction_id,
+            datetime.fromisoformat(body["onset_at"]),
+            (entry.body or {}).get("severity") or body.get("severity"),
+            principal.full_name,
+        )
     await _changed(services, s.id)
     return paged
-
-
-async def _stat(services: Services, session_id: str, entry: SessionEvent) -> bool:
-    reaction_id = (entry.body or {}).get("reaction", entry.id)
-    now = utc_now()
-    stat = getattr(services.pager, "stat", None)
-    if stat is None:
-        log.error("session %s: STAT paging is not available in this build", session_id)
-        return False
-    async with services.db() as db, db.begin():
-        fresh = await stat(db, session_id, now)
-        s = await supervision.load(db, session_id)
-        opened = await actions.reaction_entry(db, session_id, reaction_id)
-        actions.stat_paged(db, s, opened, now)
-    await services.pager.deliver(fresh, now)
-    services.pager.poke()
-    return True
 
 
 @router.post("/reactions", status_code=status.HTTP_201_CREATED)

@@ -16,14 +16,21 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from paging.engine import Purpose
 from paging.store import pages
-from paging.twilio import gather_twiml, message_twiml, say_twiml, valid_signature
+from paging.twilio import (
+    gather_twiml,
+    message_twiml,
+    say_twiml,
+    stat_voice_text,
+    valid_signature,
+)
 from signaling.clock import utc_now
 from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, ServicesDep
 from signaling.pager import phone
 from signaling.services import Services
-from signaling.storage.models import Facility, SupervisionSession
+from signaling.storage.models import SupervisionSession
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", include_in_schema=False)
@@ -72,17 +79,25 @@ async def voice(page_id: PageId, params: SignedForm, services: ServicesDep) -> R
     page = await _page(services, page_id)
     if page is None:
         return _twiml(say_twiml("This page is no longer valid. Goodbye."))
+    stat = page.purpose == Purpose.STAT
     if params.get("AnsweredBy") in MACHINE:
         await _set_status(services, page_id, "voicemail: not reached")
-        return _twiml(say_twiml("Standby page. Please open Standby."))
+        left = (
+            "Standby STAT page. Please open Standby now."
+            if stat
+            else "Standby page. Please open Standby."
+        )
+        return _twiml(say_twiml(left))
     async with services.db() as db:
         session = await db.get(SupervisionSession, page.session_id)
-        facility = await db.get(Facility, session.facility_id) if session else None
-    site = facility.name if facility else "an imaging site"
+    facility = session.facility.name if session else "an imaging site"
     action = str(services.settings.public_base_url).rstrip("/") + f"/twilio/voice/{page_id}/gather"
+    if stat:
+        room = session.room.name if session else "a room"
+        return _twiml(gather_twiml(stat_voice_text(facility, room), action))
     return _twiml(
         gather_twiml(
-            f"Standby. Contrast supervision is needed at {site}. Press 1 to accept.", action
+            f"Standby. Contrast supervision is needed at {facility}. Press 1 to accept.", action
         )
     )
 

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_serializer
+
+from signaling.clock import iso_ms
 
 MAX_FRAME_BYTES = 64 * 1024
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -204,12 +207,34 @@ class RequestClosed(_Message):
 
 
 class Paged(_Message):
-    """You are being paged for this request (in-app channel): ring."""
+    """You are being paged for this request (in-app channel): ring. A STAT page (``stat``: a
+    contrast reaction and nobody supervising live) names the facility and room, and the console
+    shows an alarm that stays until acted on."""
 
     type: Literal["page"] = "page"
     session_id: str
     tier: int
     request: dict[str, Any] | None = None
+    stat: bool = False
+    facility: str | None = None
+    room: str | None = None
+
+
+class ReactionAlert(_Message):
+    """To the radiologist in the session: a contrast reaction was reported (the record's entry
+    ``seq``). The call page shows it over the call, with a tone, until acknowledged
+    (``POST /api/sessions/{session_id}/reactions/{seq}/acknowledge``)."""
+
+    type: Literal["reaction_alert"] = "reaction_alert"
+    session_id: str = Field(pattern=UUID_PATTERN)
+    seq: int = Field(ge=1, le=2**31 - 1)
+    onset_at: datetime
+    severity: Literal["mild", "moderate", "severe"] | None = None  # None: not graded yet
+    reported_by: str = Field(min_length=1, max_length=200)  # a name, as the record shows it
+
+    @field_serializer("onset_at")
+    def _wire_time(self, onset_at: datetime) -> str | None:
+        return iso_ms(onset_at)
 
 
 class Covered(_Message):
@@ -274,6 +299,7 @@ Outbound = (
     | RequestOpened
     | RequestClosed
     | Paged
+    | ReactionAlert
     | Covered
     | SupervisorAlert
     | PagingUpdate

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from signaling.accounts.logins import Ended, Login
@@ -59,6 +60,7 @@ from signaling.live.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    ReactionAlert,
     RecordChanged,
     RequestClosed,
     RequestOpened,
@@ -216,10 +218,24 @@ class Connection:
             self._put(message["frame"])
         elif kind == "session":
             self.send(SessionUpdate(session=message["session"]))
+        elif kind == "reaction_alert" and self.role == "radiologist":
+            self.send_reaction_alert(message)
         elif kind == "paging_changed":
             self.refresh_paging(message["session_id"])
         elif kind == "record_changed" and self.session_id is not None:
             self.send(RecordChanged(session_id=self.session_id))
+
+    def send_reaction_alert(self, message: dict[str, Any]) -> None:
+        """A reaction in this radiologist's session (published by the record): over the call, until
+        acknowledged. A malformed one is logged, never half-shown."""
+        fields = ("session_id", "seq", "onset_at", "severity", "reported_by")
+        try:
+            alert = ReactionAlert.model_validate({f: message.get(f) for f in fields})
+        except ValidationError as exc:
+            log.error("socket %s: a reaction_alert that cannot be shown: %s", self.id, exc)
+            return
+        if alert.session_id == self.session_id:
+            self.send(alert)
 
     def refresh_paging(self, session_id: str) -> None:
         """Send this participant the paging summary, read now. One read at a time per socket;
@@ -251,7 +267,15 @@ class Connection:
         elif kind in (SOCKET_OPENED, SOCKET_CLOSED) and message.get("login") == self.login_id:
             self._census(kind, message["conn"])
         elif kind == "page":
-            self.send(Paged(session_id=message["session_id"], tier=message["tier"]))
+            self.send(
+                Paged(
+                    session_id=message["session_id"],
+                    tier=message["tier"],
+                    stat=bool(message.get("stat")),
+                    facility=message.get("facility"),
+                    room=message.get("room"),
+                )
+            )
         elif kind == "covered":
             self.send(Covered(session_id=message["session_id"], by=message["by"]))
         elif kind == "alert":

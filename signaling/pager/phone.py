@@ -21,25 +21,29 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging import inbound
-from paging.engine import Page, Purpose
+from paging.engine import PAGING_PURPOSES, Page, Purpose
 from paging.policy import Channel
 from paging.store import pages
-from paging.twilio import TwilioCarrier, alert_text, is_accept_reply, sms_text
+from paging.twilio import TwilioCarrier, alert_text, is_accept_reply, sms_text, stat_sms_text
 from signaling.accounts.principal import load_principal
 from signaling.clock import utc_now
 from signaling.common.errors import InvalidInput, StandbyError, Unavailable
+from signaling.pager.sites import SiteNames
 from signaling.sessions import responders
 from signaling.sessions.state import SessionState
 from signaling.sessions.supervision import Via
 from signaling.storage.database import SessionFactory
-from signaling.storage.models import Facility, SupervisionSession, User
+from signaling.storage.models import SupervisionSession, User
 
 log = logging.getLogger(__name__)
-SITE_CACHE = 4096
 
 
 class PhoneSender:
-    """The SMS or voice channel of the pager, through Twilio (or any Twilio-compatible server)."""
+    """The SMS or voice channel of the pager, through Twilio (or any Twilio-compatible server).
+
+    The wording follows the page's purpose: an ordinary page, a STAT (a contrast reaction: site
+    and room, "needed now"), or the supervisors' alert. A call's words are its TwiML
+    (``signaling.http.twilio_webhooks``), fetched when it is answered."""
 
     def __init__(
         self, channel: Channel, carrier: TwilioCarrier, db: SessionFactory, base_url: str
@@ -48,32 +52,19 @@ class PhoneSender:
         self.carrier = carrier
         self.db = db
         self.base_url = base_url.rstrip("/")
-        self._sites: dict[str, str] = {}
-
-    async def _site(self, session_id: str) -> str:
-        """The site's name for a session's pages (a session's facility never changes: cached)."""
-        site = self._sites.get(session_id)
-        if site is None:
-            async with self.db() as db:
-                name = await db.scalar(
-                    select(Facility.name)
-                    .join(SupervisionSession, SupervisionSession.facility_id == Facility.id)
-                    .where(SupervisionSession.id == session_id)
-                )
-            site = name or "your imaging site"
-            if len(self._sites) >= SITE_CACHE:
-                self._sites.pop(next(iter(self._sites)))
-            self._sites[session_id] = site
-        return site
+        self.sites = SiteNames(db)
 
     async def send(self, page: Page) -> str:
         assert page.address is not None  # the engine skips people without a number
         status = f"{self.base_url}/twilio/status/{page.id}"
-        if self.channel is Channel.SMS and page.purpose == Purpose.ALERT:
-            text = alert_text(await self._site(page.session_id), f"{self.base_url}/")
-            return await self.carrier.send_sms(page.address, text, status)
         if self.channel is Channel.SMS:
-            text = sms_text(await self._site(page.session_id), "urgent", f"{self.base_url}/rad")
+            site = await self.sites.of(page.session_id)
+            if page.purpose == Purpose.ALERT:
+                text = alert_text(site.facility, f"{self.base_url}/")
+            elif page.purpose == Purpose.STAT:
+                text = stat_sms_text(site.facility, site.room, f"{self.base_url}/rad")
+            else:
+                text = sms_text(site.facility, "urgent", f"{self.base_url}/rad")
             return await self.carrier.send_sms(page.address, text, status)
         return await self.carrier.place_call(
             page.address, f"{self.base_url}/twilio/voice/{page.id}", status, machine_detection=True
@@ -122,7 +113,7 @@ def _pages_to(number: str) -> Select[tuple[str, int]]:
             pages.c.address == number,
             User.mobile == number,
             pages.c.channel == Channel.SMS.value,
-            pages.c.purpose == Purpose.PAGE,
+            pages.c.purpose.in_(PAGING_PURPOSES),
             pages.c.sent_at.is_not(None),
         )
         .order_by(pages.c.id.desc())

@@ -63,6 +63,7 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
                 "user_id": r.user_id,
                 "name": r.user_name,
                 "channel": r.channel,
+                "purpose": r.purpose,  # page, or stat (a contrast reaction: every tier at once)
                 "tier": r.tier,
                 "round": r.round,
                 "status": r.status,

@@ -14,6 +14,7 @@ from paging.engine import Engine, Page, Purpose, Sender
 from paging.policy import Channel
 from signaling.common.switchboard import Switchboard
 from signaling.pager.directory_view import ServiceDirectory
+from signaling.pager.sites import SiteNames
 from signaling.storage.database import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,12 @@ class InAppSender:
     An alert (paging ran out) counts as sent only when it reached an open page of the person: a
     supervisor with no Standby page open was not alerted, and the technologist must not be told
     they were. (A page to a radiologist is sent to the lobby's consoles as before: their tiers
-    page them by SMS and voice too.)"""
+    page them by SMS and voice too.) A STAT page says so (``stat``) and names the facility and
+    room, so a console shows the alarm even for a request it does not list."""
 
-    def __init__(self, hub: Switchboard) -> None:
+    def __init__(self, hub: Switchboard, db: SessionFactory) -> None:
         self.hub = hub
+        self.sites = SiteNames(db)
 
     async def send(self, page: Page) -> str:
         if page.purpose == Purpose.ALERT:
@@ -41,6 +44,17 @@ class InAppSender:
             )
             if not reached:
                 raise CarrierError(NO_PAGE_OPEN, retryable=False)
+        elif page.purpose == Purpose.STAT:
+            site = await self.sites.of(page.session_id)
+            message = {
+                "kind": "page",
+                "session_id": page.session_id,
+                "tier": page.tier,
+                "stat": True,
+                "facility": site.facility,
+                "room": site.room,
+            }
+            await self.hub.to_user(page.user_id, message)
         else:
             await self.hub.to_user(
                 page.user_id, {"kind": "page", "session_id": page.session_id, "tier": page.tier}
@@ -70,7 +84,7 @@ def make_pager(
     return Engine(
         db,
         ServiceDirectory(),
-        {Channel.IN_APP: InAppSender(hub), **(phone or {})},
+        {Channel.IN_APP: InAppSender(hub, db), **(phone or {})},
         worker=f"{_socket.gethostname()}:{os.getpid()}",
         grace=grace,
         notify=tell,

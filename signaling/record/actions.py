@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paging.engine import Engine, Page
 from signaling.accounts.principal import Principal
 from signaling.common.errors import (
     Forbidden,
@@ -29,6 +30,7 @@ from signaling.common.errors import (
     RecordFixed,
 )
 from signaling.directory.exam_setup import ExamSetup, exam_setup_of
+from signaling.pager import summons
 from signaling.record import codes
 from signaling.record.entries import (
     AMENDABLE,
@@ -43,7 +45,7 @@ from signaling.record.entries import (
     VitalsIn,
 )
 from signaling.record.view import Severity
-from signaling.sessions import supervision
+from signaling.sessions import call_record, supervision
 from signaling.sessions.coverage import VERIFIED
 from signaling.sessions.state import SessionState
 from signaling.storage.models import SessionEvent, SupervisionSession
@@ -404,13 +406,36 @@ async def acknowledge(
     return await intervene(db, principal, session_id, "acknowledged", now)
 
 
-def stat_paged(
-    db: AsyncSession, s: SupervisionSession, reaction: SessionEvent, now: datetime
-) -> SessionEvent:
+@dataclass(frozen=True)
+class Summoned:
+    pages: list[Page]  # the STAT's pages, to send once committed
+    lost: SupervisionSession | None  # the session, back to paging without a radiologist gone
+
+
+async def summon(
+    db: AsyncSession, pager: Engine, session_id: str, reaction_id: int, now: datetime
+) -> Summoned:
+    """A serious reaction and nobody verified live: page every tier at once (caller commits). A
+    joined radiologist whose media has not been seen for ``LIVE_EVIDENCE_S`` is taken off the
+    session first (as the re-page rule would, later), so whoever is paged can join; one whose
+    media still arrives stays, alerted in the session, and no STAT goes out."""
+    s = await supervision.load(db, session_id, fresh=True)
+    lost = None
+    if s.state == SessionState.JOINED and s.radiologist_id is not None:
+        lost = await call_record.media_lost(
+            db, s.id, s.radiologist_id, now - timedelta(seconds=LIVE_EVIDENCE_S), now
+        )
+        if lost is None:
+            return Summoned([], None)
+        s = lost
+    if s.state == SessionState.ENDED:
+        return Summoned([], None)
+    pages = await summons.stat(pager, db, s.id, s.facility_id, now)
+    reaction = await reaction_entry(db, session_id, reaction_id)
     entry = supervision.new_event(s, Kind.STAT.value, now, None, detail="every tier paged at once")
-    entry.body = {"reaction": reaction.id}
+    entry.body = {"reaction": reaction.id, "pages": len(pages)}
     db.add(entry)
-    return entry
+    return Summoned(pages, lost)
 
 
 # --- corrections -----------------------------------------------------------------------------

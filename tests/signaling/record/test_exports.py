@@ -24,7 +24,7 @@ SCREENSHOTS = os.environ.get("STANDBY_SCREENSHOT_DIR")  # read before the tests 
 
 
 async def a_session_with_a_reaction(server: LiveServer) -> str:
-    """Dr Diaz joins; the exam, checklist and injection; a moderate allergic-like reaction with a
+    """Dr Diaz joins; the exam, checklist and injection; a mild allergic-like reaction with a
     treatment, vitals and an amendment; the session completed."""
     tech, rad = await login(server, "tech"), await login(server, "drdiaz")
     session = await open_session(server, tech, accession_number="ACC-7001")
@@ -36,7 +36,7 @@ async def a_session_with_a_reaction(server: LiveServer) -> str:
         assert (await client.post(f"/api/sessions/{sid}/injection")).status_code == 201
         opened = await client.post(
             f"/api/sessions/{sid}/reactions",
-            json={"severity": "moderate", "type": "allergic_like"},
+            json={"severity": "mild", "type": "allergic_like"},
         )
         reaction = opened.json()["reaction"]
         base = f"/api/sessions/{sid}/reactions/{reaction}"
@@ -130,7 +130,7 @@ async def test_the_printable_record_pdf_json_and_fhir_say_the_same(
     ]
     assert len(allergies) == 1
     assert "iohexol" in str(allergies[0]).lower()
-    assert allergies[0]["reaction"][0]["severity"] == "moderate"
+    assert allergies[0]["reaction"][0]["severity"] == "mild"
 
 
 async def test_only_those_who_may_see_the_exam_export_it(
