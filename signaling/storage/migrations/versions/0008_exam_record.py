@@ -31,6 +31,13 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             batch_op.f("uq_session_events_session_id"), ["session_id", "seq"]
         )
+        batch_op.create_index(
+            "ix_session_events_unsealed",
+            ["session_id"],
+            unique=False,
+            postgresql_where=sa.text("digest IS NULL"),
+            sqlite_where=sa.text("digest IS NULL"),
+        )
     op.create_table(
         "record_chains",
         sa.Column("session_id", sa.String(length=36), nullable=False),
@@ -50,6 +57,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("record_chains")
     with op.batch_alter_table("session_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_session_events_unsealed")
         batch_op.drop_constraint(batch_op.f("uq_session_events_session_id"), type_="unique")
         batch_op.drop_column("digest")
         batch_op.drop_column("seq")
