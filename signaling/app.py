@@ -168,6 +168,7 @@ def create_app(
     app.include_router(logins.router)
     app.include_router(sessions.router)
     app.include_router(record.router)
+    app.include_router(record.follow_up)
     app.include_router(admin.router)
     app.include_router(facilities.router)
     app.include_router(preflight.router)

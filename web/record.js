@@ -363,6 +363,7 @@ export class RecordPanel {
 
     return el("section", { class: "rec-block rec-reaction-form", "data-reaction": x.seq, "data-testid": "reaction-form", "data-severity": x.severity || "" },
       el("h4", {}, `Reaction, onset ${time(x.onset_at)}`, x.breakthrough ? el("span", { class: "rec-todo" }, " · breakthrough (premedicated)") : null),
+      this.onsetCorrection(x),
       el("p", { class: "hint" }, `Recorded by ${x.reported_by.name}`,
         x.stat_paged_at ? ` · every tier paged at ${time(x.stat_paged_at)}` : "",
         x.first_action_at ? ` · radiologist ${x.first_action} at ${time(x.first_action_at)} (${Math.round(x.onset_to_action_s)} s after onset)` : ""),
@@ -410,5 +411,31 @@ export class RecordPanel {
       el("h4", {}, card.title), el("p", { class: "hint" }, card.approved),
       card.sections.map((section) => el("div", {}, el("b", {}, section.heading),
         el("ul", {}, section.lines.map((line) => el("li", {}, line))))));
+  }
+
+  /** The onset, corrected by an amendment with a reason (the first time stays in the record). */
+  onsetCorrection(x) {
+    const local = new Date(parseTime(x.onset_at));
+    const pad = (n) => String(n).padStart(2, "0");
+    const input = this.keep(`r${x.seq}-onset`, el("input", {
+      type: "time", step: "1", "aria-label": "Onset time",
+      value: `${pad(local.getHours())}:${pad(local.getMinutes())}:${pad(local.getSeconds())}`,
+    }));
+    const reason = this.keep(`r${x.seq}-onset-why`, el("input", { maxlength: "500", placeholder: "why (e.g. signs began before the tap)", "aria-label": "Why the onset is corrected" }));
+    const save = el("button", {
+      type: "button",
+      onclick: async () => {
+        const [h, m, sec] = input.value.split(":").map(Number);
+        if (!reason.value.trim() || Number.isNaN(h)) { this.notices.show("error", "A corrected onset needs the time and why."); return; }
+        const when = new Date(local);
+        when.setHours(h, m, sec || 0, 0);
+        await this.post("POST", "/amendments", {
+          target_seq: x.seq, changes: { onset_at: when.toISOString() }, reason: reason.value.trim(),
+        }, "The corrected onset", [input.name, reason.name]).catch(() => {});
+      },
+    }, "Correct the onset");
+    return el("details", { class: "rec-later", "data-testid": "onset-correction" },
+      el("summary", { class: "rec-summary" }, "Correct the onset time"),
+      el("div", { class: "rec-row" }, input, reason, save));
   }
 }

@@ -12,14 +12,15 @@ import logging
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from signaling.accounts.roles import Role
 from signaling.clock import iso_ms, utc_now
 from signaling.common.errors import Forbidden
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, ServicesDep
 from signaling.pager import summons
-from signaling.record import actions, chain, codes, fhir, printout, store
+from signaling.record import actions, chain, codes, completeness, fhir, printout, store
 from signaling.record.entries import (
     AmendmentIn,
     ChecklistIn,
@@ -364,5 +365,34 @@ async def priors(session_id: str, principal: CurrentUser, db: Db) -> dict[str, A
                 "recommendation": p.recommendation,
             }
             for p in found
+        ]
+    }
+
+
+follow_up = APIRouter(prefix="/api/records", tags=["record"])
+
+
+@follow_up.get("/incomplete")
+async def incomplete_records(
+    principal: CurrentUser, db: Db, limit: int = Query(default=50, ge=1, le=200)
+) -> dict[str, Any]:
+    """Ended sessions whose record misses a field the facility requires, newest first, with what
+    is missing in words: for follow-up (supervisors and admins)."""
+    if not principal.has(Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("the follow-up list is for supervisors and admins")
+    views = await store.incomplete(db, principal, utc_now(), limit)
+    return {
+        "records": [
+            {
+                "session_id": v.session_id,
+                "facility": v.facility_name,
+                "room": v.room,
+                "requested_at": iso_ms(v.requested_at),
+                "outcome": v.outcome,
+                "score": round(v.completeness.score, 3),
+                "missing": completeness.missing_words(v.completeness),
+                "record": f"/api/sessions/{v.session_id}/record.html",
+            }
+            for v in views
         ]
     }

@@ -473,6 +473,9 @@ async def amend(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"amended {where}: {first['msg']}") from None
+    if kind is Kind.REACTION and "onset_at" in amendment.changes:
+        onset = ReactionIn.model_validate({"onset_at": amendment.changes["onset_at"]}).onset_at
+        _moment(onset, now, "the corrected onset")
     new_agent = amendment.changes.get("agent") if kind is Kind.EXAM else None
     if new_agent is not None and exam_setup(s).agent(str(new_agent)) is None:
         raise InvalidInput(f"agent {amendment.changes['agent']!r} is not in the formulary")

@@ -417,3 +417,21 @@ async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) ->
 
 def _scored(view: RecordView, setup: ExamSetup) -> RecordView:
     return dataclasses.replace(view, completeness=score(view, setup.required_fields))
+
+
+async def incomplete(
+    db: AsyncSession, principal: Principal, now: datetime, limit: int
+) -> list[RecordView]:
+    """Ended sessions in the caller's scope whose record misses a required field, newest first,
+    among the ``limit`` most recent ended sessions: the follow-up list."""
+    recent = await supervision.list_sessions(db, principal, limit * 4)
+    found = []
+    for s in recent:
+        if s.state != "ended":
+            continue
+        view = await record_view(db, s, now)
+        if view.completeness.missing:
+            found.append(view)
+        if len(found) >= limit:
+            break
+    return found

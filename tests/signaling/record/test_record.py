@@ -294,6 +294,40 @@ async def test_the_patient_identifier_is_never_stored_and_finds_prior_reactions(
         ("reactions/999999/findings", {"severity": "mild"}, 404, "no reaction 999999"),
         ("reactions/9223372036854775808/findings", {"severity": "mild"}, 422, "reaction"),
         ("amendments", {"target_seq": 1, "changes": {}, "reason": "x"}, 422, "changes"),
+        (
+            "amendments",
+            {"target_seq": 1, "changes": {"a": 1}, "reason": "x"},
+            422,
+            "cannot be amended",
+        ),
+        ("reactions/REACTION/treatments", {"drug": "x", "dose": "1"}, 422, "route"),
+        (
+            "reactions/REACTION/treatments",
+            {"drug": "x" * 101, "dose": "1", "route": "IV", "given_by": "me"},
+            422,
+            "drug",
+        ),
+        ("reactions/REACTION/vitals", {"spo2": 101}, 422, "spo2"),
+        ("reactions/REACTION/vitals", {}, 422, "at least one vital sign"),
+        ("reactions/REACTION/escalations", {"kind": "helicopter"}, 422, "kind"),
+        ("reactions/REACTION/findings", {}, 422, "at least one finding"),
+        (
+            "reactions/REACTION/findings",
+            {"manifestations": ["iodine_allergy"]},
+            422,
+            "unknown manifestations iodine_allergy",
+        ),
+        ("reactions/9223372036854775808/acknowledge", {}, 422, "reaction"),
+        (
+            "amendments",
+            {
+                "target_seq": "REACTION",
+                "changes": {"onset_at": "2999-01-01T00:00:00Z"},
+                "reason": "typo",
+            },
+            422,
+            "in the future",
+        ),
         ("amendments", {"target_seq": 2**63, "changes": {"a": 1}, "reason": "x"}, 422, "target"),
     ],
 )
@@ -312,6 +346,13 @@ async def test_bad_record_input_gets_a_clear_error_and_stores_nothing(
         await entries(db_session, session["id"], "reaction")
     )
     async with api(server, tech) as client:
+        if "REACTION" in path or body.get("target_seq") == "REACTION":
+            opened = await client.post(f"/api/sessions/{session['id']}/reactions", json={})
+            reaction = opened.json()["reaction"]
+            path = path.replace("REACTION", str(reaction))
+            if body.get("target_seq") == "REACTION":
+                body = body | {"target_seq": reaction}
+            before += 1
         method = client.put if path == "exam" else client.post
         response = await method(f"/api/sessions/{session['id']}/{path}", json=body)
     assert response.status_code == status, response.text
@@ -378,3 +419,55 @@ async def test_the_radiologists_first_action_after_onset_is_stamped_by_the_serve
     assert by_id[second].first_action_by.name == "Dr Ray Diaz"
     assert by_id[second].onset_to_action_s is not None
     assert 0 <= by_id[second].onset_to_action_s < 30
+
+
+async def test_a_corrected_onset_is_an_amendment_and_the_first_time_stays(
+    server: LiveServer, db_session: AsyncSession
+) -> None:
+    """The onset tapped late is corrected with a reason: the reaction shows the corrected time,
+    the amendment both times."""
+    await set_exam_setup(db_session)
+    tech = await login(server, "tech")
+    sid = (await open_session(server, tech))["id"]
+    async with api(server, tech) as client:
+        reaction = (await client.post(f"/api/sessions/{sid}/reactions", json={})).json()["reaction"]
+        earlier = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
+        amended = await client.post(
+            f"/api/sessions/{sid}/amendments",
+            json={
+                "target_seq": reaction,
+                "changes": {"onset_at": earlier.isoformat()},
+                "reason": "hives began before the tap",
+            },
+        )
+        assert amended.status_code == 201, amended.text
+    record = await view(db_session, sid)
+    assert record.reactions[0].onset_at == earlier
+    (correction,) = record.amendments
+    tapped, corrected = correction.changes["onset_at"]
+    assert corrected == earlier.isoformat()
+    assert tapped != corrected
+
+
+async def test_incomplete_records_are_listed_for_follow_up(
+    server: LiveServer, db_session: AsyncSession
+) -> None:
+    """An ended session with a reaction missing its outcome, treatments and more is on the
+    supervisor's follow-up list with what is missing in words; a technologist may not read it."""
+    await set_exam_setup(db_session)
+    tech = await login(server, "tech")
+    sid = (await open_session(server, tech))["id"]
+    async with api(server, tech) as client:
+        await client.post(f"/api/sessions/{sid}/reactions", json={"severity": "mild"})
+        await client.post(
+            f"/api/sessions/{sid}/end", json={"outcome": "cancelled", "reason": "clinical"}
+        )
+        assert (await client.get("/api/records/incomplete")).status_code == 403
+    async with api(server, await login(server, "super")) as client:
+        listed = (await client.get("/api/records/incomplete")).json()["records"]
+        bad = await client.get("/api/records/incomplete?limit=0")
+    assert bad.status_code == 422
+    (item,) = [r for r in listed if r["session_id"] == sid]
+    assert "outcome" in item["missing"]
+    assert item["score"] < 1
+    assert item["record"] == f"/api/sessions/{sid}/record.html"
