@@ -368,11 +368,7 @@ class Engine:
         policy = EscalationPolicy.model_validate(run.policy)
         base = await _next_round(db, session_id)
         await _lock_pending_timers(db, session_id)
-        await db.execute(
-            update(timers)
-            .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
-            .values(done_at=now, outcome="superseded")
-        )
+        await _supersede_pending_timers(db, session_id, now)
         await db.execute(
             update(runs)
             .where(runs.c.session_id == session_id)
@@ -450,11 +446,7 @@ class Engine:
             return []
         snapshot = EscalationPolicy.model_validate(run.policy)
         base = await _next_round(db, session_id)
-        await db.execute(
-            update(timers)
-            .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
-            .values(done_at=now, outcome="superseded")
-        )
+        await _supersede_pending_timers(db, session_id, now)
         await db.execute(
             update(runs)
             .where(runs.c.session_id == session_id)
@@ -1163,6 +1155,15 @@ class Engine:
             await self.notify(session_id, what)
         except Exception:
             log.exception("pager: telling the service about %s for %s failed", what, session_id)
+
+
+async def _supersede_pending_timers(db: AsyncSession, session_id: str, now: datetime) -> None:
+    """Paging starts over (a re-page, a STAT): the session's timers not yet fired never will."""
+    await db.execute(
+        update(timers)
+        .where(timers.c.session_id == session_id, timers.c.done_at.is_(None))
+        .values(done_at=now, outcome="superseded")
+    )
 
 
 async def _lock_pending_timers(db: AsyncSession, session_id: str) -> None:
