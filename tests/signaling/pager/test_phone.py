@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeTwilio, Signing
@@ -23,15 +21,6 @@ from tests.signaling.helpers import get_session, join_request, open_session, roo
 PATEL = "+15550000005"
 HARBOR = "+15550000201"
 PIER = "+15550000202"
-
-
-@pytest.fixture
-def phone_server(database_url: str, fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
-    """The real service with SMS and voice going to the fake Twilio."""
-    port = free_port()
-    twilio = fake_twilio.settings()
-    with run_server(make_settings(database_url, port), port, twilio) as live:
-        yield live
 
 
 async def east_request(server: LiveServer) -> tuple[str, dict[str, object]]:

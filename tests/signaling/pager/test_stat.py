@@ -11,30 +11,18 @@ the server's own event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from signaling.clock import utc_now
 from signaling.pager import summons
 from signaling.storage.models import SupervisionSession
-from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeMessage, FakeTwilio
-from tests.live import LiveServer, api, connect, free_port, login, run_server
+from tests.live import LiveServer, api, connect, login
 from tests.signaling.helpers import call, get_session, open_session, room_id
 
 BAY, COVE, DUNE, REEF = "+15550000101", "+15550000102", "+15550000103", "+15550000104"
 ACCESSION = "ACC-SECRET-99"
-
-
-@pytest.fixture
-def phone_server(database_url: str, fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
-    """The real service with SMS and voice going to the fake Twilio."""
-    port = free_port()
-    with run_server(make_settings(database_url, port), port, fake_twilio.settings()) as live:
-        yield live
 
 
 async def gulf_request(server: LiveServer) -> tuple[str, str]:

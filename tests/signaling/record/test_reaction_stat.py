@@ -8,34 +8,25 @@ GULF (tests/directory.yaml) pages Dr Bay, Dr Cove and Dr Dune at T+0, Dr Reef at
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.clock import utc_now
 from signaling.storage.models import SupervisionSession
-from tests.conftest import make_settings
 from tests.fakes.twilio_server import FakeTwilio
-from tests.live import LiveServer, api, connect, free_port, login, run_server
-from tests.signaling.helpers import get_session, join_request, open_session, room_id
-from tests.signaling.pager.test_stat import BAY, COVE, DUNE, REEF, stat_sms
+from tests.live import LiveServer, api, connect, login
+from tests.signaling.helpers import get_session, join_request
+from tests.signaling.pager.test_stat import (
+    ACCESSION,
+    BAY,
+    COVE,
+    DUNE,
+    REEF,
+    gulf_request,
+    stat_sms,
+)
 from tests.signaling.record.test_record import view
-
-
-@pytest.fixture
-def phone_server(database_url: str, fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
-    port = free_port()
-    with run_server(make_settings(database_url, port), port, fake_twilio.settings()) as live:
-        yield live
-
-
-async def gulf_session(server: LiveServer) -> tuple[str, str]:
-    tech = await login(server, "techgulf")
-    room = await room_id(server, tech, "Gulf Coast Imaging")
-    session = await open_session(server, tech, room_id=room, accession_number="ACC-GULF-1")
-    return tech, str(session["id"])
 
 
 async def test_a_moderate_reaction_with_nobody_on_the_line_pages_every_tier_at_once(
@@ -44,7 +35,7 @@ async def test_a_moderate_reaction_with_nobody_on_the_line_pages_every_tier_at_o
     """The technologist records a moderate reaction before anyone joined: every radiologist of every
     tier gets the STAT SMS and call at once (Dr Reef's tier would have waited), the record says
     when, and the SMS carries no accession number."""
-    tech, sid = await gulf_session(phone_server)
+    tech, sid = await gulf_request(phone_server)
     for number in (BAY, COVE, DUNE):
         await fake_twilio.expect_sms(number)
     async with api(phone_server, tech) as client:
@@ -54,7 +45,7 @@ async def test_a_moderate_reaction_with_nobody_on_the_line_pages_every_tier_at_o
     for number in (BAY, COVE, DUNE, REEF):
         message = await asyncio.wait_for(stat_sms(fake_twilio, number), timeout=3)
         assert "contrast reaction at Gulf Coast Imaging" in message.body
-        assert "ACC-GULF-1" not in message.body
+        assert ACCESSION not in message.body
         await asyncio.wait_for(fake_twilio.expect_call(number), timeout=3)
     record = await view(db_session, sid)
     (reaction,) = record.reactions
@@ -66,7 +57,7 @@ async def test_a_mild_reaction_pages_nobody_and_a_later_moderate_one_does(
 ) -> None:
     """Mild: recorded, nobody paged. Severity raised to moderate on the same reaction: the STAT
     goes out then."""
-    tech, sid = await gulf_session(phone_server)
+    tech, sid = await gulf_request(phone_server)
     async with api(phone_server, tech) as client:
         mild = await client.post(f"/api/sessions/{sid}/reactions", json={"severity": "mild"})
         assert mild.json()["stat_paged"] is False
@@ -83,7 +74,7 @@ async def test_a_radiologist_whose_media_is_gone_is_taken_off_and_everyone_is_pa
 ) -> None:
     """Dr Bay joined, but her media has not been seen for a minute: a severe reaction takes her off
     the session (back to paging, she may join again) and pages every tier, her included."""
-    tech, sid = await gulf_session(phone_server)
+    tech, sid = await gulf_request(phone_server)
     bay = await login(phone_server, "drbay")
     await join_request(phone_server, bay, sid)
     await db_session.execute(
@@ -108,7 +99,7 @@ async def test_a_radiologist_live_in_the_session_is_alerted_not_re_paged(
 ) -> None:
     """Dr Bay is joined and her media arrives: a moderate reaction reaches her socket as a reaction
     alert naming who reported it; nobody else is paged; her acknowledgement is her first action."""
-    tech, sid = await gulf_session(phone_server)
+    tech, sid = await gulf_request(phone_server)
     bay = await login(phone_server, "drbay")
     await join_request(phone_server, bay, sid)
     await db_session.execute(
