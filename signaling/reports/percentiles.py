@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Float, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -55,5 +55,5 @@ def seconds_between(
     """``end - start`` in seconds (NULL if either is), on either database. SQLite stores the
     UTC columns as ``YYYY-MM-DD HH:MM:SS.ffffff`` text: ``julianday`` reads it to the millisecond."""
     if is_postgres(db):
-        return func.extract("epoch", end - start)
+        return cast(func.extract("epoch", end - start), Float)
     return (func.julianday(end) - func.julianday(start)) * 86400.0
