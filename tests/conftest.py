@@ -86,7 +86,12 @@ def pg_template() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated, seeded database of each kind for this one test."""
-    if request.param == "sqlite":
+    yield from fresh_database(request, tmp_path, request.param)
+
+
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[str]:
+    """A fresh, migrated, seeded database of ``kind`` (sqlite, postgresql), dropped afterwards."""
+    if kind == "sqlite":
         target = tmp_path / "standby.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite+aiosqlite:///{target}"

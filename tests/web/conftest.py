@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from tests.conftest import fresh_database
 from tests.live import LiveServer
 from tests.web.pages import Pages
 
@@ -26,6 +28,13 @@ CHROMIUM_ARGS = [
 # transaction): on a loaded two-core machine that took over 5 s, Playwright's default. Waiting
 # longer hides no fault: a page that never shows the state still fails.
 expect.set_options(timeout=15_000)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Pages are driven against PostgreSQL only, the database the service runs on: what differs
+    between the two databases is behind the API, and the API's tests run on both."""
+    yield from fresh_database(request, tmp_path, "postgresql")
 
 
 @pytest.fixture
