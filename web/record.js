@@ -148,12 +148,34 @@ export class RecordPanel {
     if (r.prior_reactions.length) parts.push(this.priors(r.prior_reactions));
     parts.push(this.exam(r), this.checklist(r), this.injection(r));
     for (const reaction of r.reactions) parts.push(this.reaction(reaction));
+    const typing = this.typingIn();
     this.root.replaceChildren(...parts);
+    this.typeOn(typing);
     if (this.cardRoot) {
       this.cardRoot.replaceChildren(...(r.reactions.length ? [this.card()] : []));
       show(this.cardRoot, r.reactions.length > 0);
     }
     this.tick();
+  }
+
+  /** The field being typed in (by its ``keep`` name) and where the caret is, before a re-render:
+   * a change the other side saves re-renders the panel, and must not take the field away. */
+  typingIn() {
+    const active = document.activeElement;
+    if (!active || !active.name || !this.root.contains(active)) return null;
+    let caret = null;
+    try { caret = [active.selectionStart, active.selectionEnd]; } catch { /* number inputs have none */ }
+    return { name: active.name, caret };
+  }
+
+  typeOn(typing) {
+    if (!typing) return;
+    const again = [...this.root.querySelectorAll("[name]")].find((node) => node.name === typing.name);
+    if (!again) return;
+    again.focus({ preventScroll: true });
+    if (typing.caret && typing.caret[0] !== null) {
+      try { again.setSelectionRange(...typing.caret); } catch { /* not a text field */ }
+    }
   }
 
   priors(priors) {
