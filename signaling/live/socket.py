@@ -72,6 +72,7 @@ from signaling.live.protocol import (
     serialise,
 )
 from signaling.pager.summary import paging_summary
+from signaling.record import store as record_store
 from signaling.services import Services
 from signaling.sessions import call_record, notices, radiologist_watch, supervision
 from signaling.sessions.state import SessionState
@@ -397,6 +398,9 @@ class Connection:
                 raise ProtocolError("session_ended", f"session {session_id} has ended")
             body = supervision.session_json(s, with_accession=True)
             monitored = s.facility.monitor_media
+            unanswered = (
+                await record_store.unanswered_reactions(db, s, now) if role == "radiologist" else ()
+            )
         if self.session_id is not None:
             await self.leave_room()
         self.session_id, self.role, self.peer_conn = session_id, role, None
@@ -411,6 +415,16 @@ class Connection:
         await self.hub.to_participant(
             session_id, other(role), {"kind": "hello", "conn": self.id, "resume": resume}
         )
+        for reaction in unanswered:  # the alert at onset may have found this page's socket down
+            self.send(
+                ReactionAlert(
+                    session_id=session_id,
+                    seq=reaction.seq,
+                    onset_at=reaction.onset_at,
+                    severity=reaction.severity.value if reaction.severity else None,
+                    reported_by=reaction.reported_by.name,
+                )
+            )
         log.info(
             "socket %s: user %s joined session %s as %s",
             self.id,

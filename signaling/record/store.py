@@ -435,3 +435,13 @@ async def incomplete(
         if len(found) >= limit:
             break
     return found
+
+
+async def unanswered_reactions(
+    db: AsyncSession, s: SupervisionSession, now: datetime
+) -> tuple[Reaction, ...]:
+    """The session's reactions the radiologist has not acted on yet (no acknowledgement, join or
+    note since onset): what a radiologist's page that (re)joins must be alerted to, since the alert
+    sent at onset may have found their socket down."""
+    view = await record_view(db, s, now)
+    return tuple(r for r in view.reactions if r.first_action_at is None)

@@ -126,3 +126,39 @@ async def test_a_radiologist_live_in_the_session_is_alerted_not_re_paged(
     record = await view(db_session, sid)
     assert record.reactions[0].first_action == "acknowledged"
     assert record.reactions[0].stat_paged_at is None
+
+
+async def test_a_radiologist_whose_page_was_away_is_alerted_when_it_joins_again(
+    phone_server: LiveServer, fake_twilio: FakeTwilio, db_session: AsyncSession
+) -> None:
+    """The reaction is reported while Dr Bay's socket is down: the alert at onset reaches nobody,
+    so her page gets it when it joins the session again; once she acknowledged, a rejoin brings
+    no alert."""
+    tech, sid = await gulf_request(phone_server)
+    bay = await login(phone_server, "drbay")
+    await join_request(phone_server, bay, sid)
+    await db_session.execute(
+        update(SupervisionSession)
+        .where(SupervisionSession.id == sid)
+        .values(state="joined", joined_at=utc_now(), radiologist_live_at=utc_now())
+    )
+    await db_session.commit()
+    async with api(phone_server, tech) as client:
+        opened = await client.post(f"/api/sessions/{sid}/reactions", json={"severity": "severe"})
+    assert opened.status_code == 201, opened.text
+    reaction = opened.json()["reaction"]
+    async with connect(phone_server, bay) as r:
+        await r.send({"type": "join", "session_id": sid})
+        await r.expect("joined")
+        alert = await r.expect("reaction_alert")
+        assert (alert["seq"], alert["severity"]) == (reaction, "severe")
+        assert alert["reported_by"] == "Gil Gulf"
+        async with api(phone_server, bay) as client:
+            acked = await client.post(f"/api/sessions/{sid}/reactions/{reaction}/acknowledge")
+        assert acked.status_code == 200
+    async with connect(phone_server, bay) as r:
+        await r.send({"type": "join", "session_id": sid})
+        await r.expect("joined")
+        await r.send({"type": "ping"})
+        await r.expect("pong")
+    assert "reaction_alert" not in [m["type"] for m in r.seen]
