@@ -1,4 +1,5 @@
-"""Who is on call for a facility (or facility group) at an instant, from its on-call schedule.
+"""Who is on call for a facility (or facility group) at an instant or through a span, from its
+on-call schedule.
 
 A schedule has one or more rotations, layered (everyone on shift in an applicable rotation is on
 call), and overrides that add someone or swap someone out for a while. Pure functions: the caller
@@ -18,8 +19,10 @@ The models validate on construction and map 1:1 to the directory file's ``schedu
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
+import sys
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -297,11 +300,28 @@ def next_handoffs(
     return handoffs
 
 
+def timeline(schedule: Schedule, start: datetime, end: datetime) -> list[Handoff]:
+    """Who is on call under ``schedule`` through ``[start, end)``: a first handoff at ``start``
+    (who is on call then) and every change after it, before ``end``; found from the handoffs
+    and window edges, not by asking instant by instant."""
+    _require_aware(start)
+    _require_aware(end)
+    if end <= start:
+        raise ValueError(f"expected an end after {start.isoformat()}, got {end.isoformat()}")
+    end = end.astimezone(UTC)  # compared by instant, never by two wall clocks of one zone
+    first = Handoff(start.astimezone(schedule.zone), on_call(schedule, start))
+    changes = next_handoffs(schedule, start, limit=sys.maxsize, horizon=end - start)
+    return [first, *(h for h in changes if h.at < end)]
+
+
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware now, got naive {now.isoformat()}")
 
 
+# Pure, and asked the same few walls over and over (every window edge of every day near each
+# instant looked at): a forecast over two weeks reads each one once.
+@functools.lru_cache(maxsize=16384)
 def _instant(wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     """The instant (in UTC) wall-clock time ``wall`` in ``zone`` stands for, by the module's rule.
 

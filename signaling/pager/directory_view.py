@@ -32,6 +32,14 @@ from signaling.storage.models import (
 log = logging.getLogger(__name__)
 
 
+def cap_reason(busy: int, cap: int) -> str | None:
+    """Why someone supervising ``busy`` sessions may take no other under their ``cap`` (None: they
+    may take one)."""
+    if busy >= cap:
+        return f"at caseload cap ({busy} of {cap})"
+    return None
+
+
 class ServiceDirectory:
     async def resolve(
         self, db: AsyncSession, facility_id: int, target: Target, now: datetime
@@ -48,15 +56,9 @@ class ServiceDirectory:
             if reason is not None:
                 skipped.append(Skip(user.id, user.full_name, reason.value))
                 continue
-            busy = await _sessions_supervised(db, user.id)
-            if busy >= user.max_concurrent:
-                skipped.append(
-                    Skip(
-                        user.id,
-                        user.full_name,
-                        f"at caseload cap ({busy} of {user.max_concurrent})",
-                    )
-                )
+            at_cap = cap_reason(await _sessions_supervised(db, user.id), user.max_concurrent)
+            if at_cap is not None:
+                skipped.append(Skip(user.id, user.full_name, at_cap))
                 continue
             recipients.append(Recipient(user.id, user.full_name, user.mobile))
         return Resolution(tuple(recipients), tuple(skipped))

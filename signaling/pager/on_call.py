@@ -9,6 +9,7 @@ Names, never phone numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -37,22 +38,31 @@ async def visible_facility(db: AsyncSession, principal: Principal, facility_id: 
     return facility
 
 
+def covering_schedules(
+    schedules: Iterable[Schedule], facility_code: str, policy: EscalationPolicy
+) -> list[Schedule]:
+    """Those of ``schedules`` that cover the facility: they name it, or its policy names them."""
+    named = {
+        target.schedule
+        for tier in policy.tiers
+        for target in tier.targets
+        if target.kind is TargetKind.SCHEDULE
+    }
+    return [s for s in schedules if facility_code in s.facilities or s.code in named]
+
+
 async def on_call_now(db: AsyncSession, facility: Facility, now: datetime) -> dict[str, Any]:
     """The view at ``now``: each covering schedule's people on call (eligible or why not), ``until``
     (the next handoff, None if none within two weeks) and ``next``; the policy in force."""
     in_force = await policy_in_force(db, facility)
-    named = {
-        target.schedule
-        for tier in in_force.policy.tiers
-        for target in tier.targets
-        if target.kind is TargetKind.SCHEDULE
-    }
-    schedules = [
-        schedule
-        for row in await db.scalars(select(OnCallSchedule).order_by(OnCallSchedule.code))
-        if facility.code in (schedule := Schedule.model_validate(row.definition)).facilities
-        or schedule.code in named
-    ]
+    schedules = covering_schedules(
+        [
+            Schedule.model_validate(row.definition)
+            for row in await db.scalars(select(OnCallSchedule).order_by(OnCallSchedule.code))
+        ],
+        facility.code,
+        in_force.policy,
+    )
     handoffs = {s.code: next_handoffs(s, now, limit=1) for s in schedules}
     names = await _full_names(
         db,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from paging.schedule import Handoff, Rotation, Schedule, next_handoffs, on_call
+from paging.schedule import Handoff, Rotation, Schedule, next_handoffs, on_call, timeline
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEKNIGHTS = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "18:00", "end": "08:00"}
@@ -276,6 +276,20 @@ def test_window_edge_in_the_repeated_hour_happens_once() -> None:
     assert on_call(plan, chicago(2026, 11, 1, 1, 29)) == ("a",)
     assert on_call(plan, chicago(2026, 11, 1, 1, 30)) == ()
     assert on_call(plan, chicago(2026, 11, 1, 1, 10, fold=1)) == ()
+
+
+def test_timeline_gives_who_is_on_call_from_the_start_and_every_change_before_the_end() -> None:
+    """Half-hour shifts across fall-back night: the first entry is who is on call at the start,
+    the changes follow in real time through the repeated hour, none at or after the end."""
+    plan = schedule(rotation(["a", "b", "c"], "2026-11-01T00:00", "30m"))
+    start, end = chicago(2026, 11, 1, 1, 15), chicago(2026, 11, 1, 2, 30)
+    assert timeline(plan, start, end) == [
+        Handoff(start, ("c",)),
+        Handoff(chicago(2026, 11, 1, 1, 30), ("a",)),
+        Handoff(chicago(2026, 11, 1, 2), ("b",)),
+    ]
+    with pytest.raises(ValueError, match="expected an end after"):
+        timeline(plan, end, start)
 
 
 def test_naive_now_is_refused() -> None:
