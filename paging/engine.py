@@ -21,6 +21,8 @@ Contract
   every channel, as one new round, then lets the policy escalate again from the next round. Its
   firing is itself a durable timer (kind ``stat``), so a STAT that fails half-way is fired by the
   loop, like a tier.
+- ``lateness`` tallies, per worker, how late each due timer was claimed (seconds past its ``due_at``):
+  the service publishes it as a metric (``paging.lateness``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paging.carrier import CarrierError
+from paging.lateness import Lateness
 from paging.policy import (
     Channel,
     EscalationPolicy,
@@ -233,6 +236,8 @@ class Engine:
         self._outbox_due = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
         self._database_down_since: float | None = None  # monotonic; set while unreachable
+        # How late this worker took up each due timer it claimed (``paging.lateness``).
+        self.lateness = Lateness()
 
     def poke(self) -> None:
         """Work may be due now (a session opened, an accept lapsed): look without waiting for the
@@ -619,7 +624,12 @@ class Engine:
         async with self.db() as db, db.begin():
             candidate = await db.execute(
                 select(
-                    timers.c.id, timers.c.session_id, timers.c.kind, timers.c.tier, timers.c.round
+                    timers.c.id,
+                    timers.c.session_id,
+                    timers.c.kind,
+                    timers.c.tier,
+                    timers.c.round,
+                    timers.c.due_at,
                 )
                 .where(timers.c.done_at.is_(None), timers.c.due_at <= now)
                 .order_by(timers.c.due_at, timers.c.id)
@@ -636,6 +646,7 @@ class Engine:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return True  # another worker took it; look again
+            self.lateness.observe((now - row.due_at).total_seconds())
             run = (
                 await db.execute(select(runs).where(runs.c.session_id == row.session_id))
             ).first()

@@ -27,12 +27,19 @@ from signaling.accounts.login_throttle import LoginThrottle
 from signaling.checks.monitors import MonitorPool
 from signaling.checks.preflight_runner import PreflightRunner
 from signaling.clock import utc_now
-from signaling.common.errors import InvalidInput, StandbyError, TooManyAttempts, Unavailable
+from signaling.common.errors import (
+    BearerRequired,
+    InvalidInput,
+    StandbyError,
+    TooManyAttempts,
+    Unavailable,
+)
 from signaling.config import Settings
 from signaling.http import (
     admin,
     facilities,
     logins,
+    metrics,
     monitor,
     pages,
     preflight,
@@ -46,6 +53,10 @@ from signaling.live.bus import make_bus
 from signaling.live.hub import Hub
 from signaling.live.link_watch import LinkTicker
 from signaling.live.login_check import LoginCheck
+from signaling.metrics.access import ScrapeAccess
+from signaling.metrics.board import board_for
+from signaling.metrics.scrape import Scraper
+from signaling.metrics.worker_figures import WorkerFigures
 from signaling.pager.phone import PhoneSender
 from signaling.pager.wiring import make_pager
 from signaling.record import chain
@@ -136,6 +147,14 @@ def create_app(
             app.state.services.evidence.run(stopping), name="repage-evidence"
         )
         sealer_loop = asyncio.create_task(chain.run(db, utc_now, stopping), name="record-sealer")
+        app.state.metrics_access = access = ScrapeAccess.of(settings)
+        scraper = Scraper(
+            db, board_for(settings, access), lambda at: WorkerFigures.of(pager, monitors, at)
+        )
+        app.state.scraper = scraper
+        board_loop = asyncio.create_task(
+            scraper.publish(lambda: utc_now().timestamp(), stopping), name="metrics-board"
+        )
         app.state.links = LinkTicker()
         links_loop = asyncio.create_task(app.state.links.run(stopping), name="link-watches")
         repage_loop = asyncio.create_task(
@@ -155,6 +174,7 @@ def create_app(
             await evidence_loop
             await links_loop
             await sealer_loop
+            await board_loop
             await monitors.close_all()
             if carrier is not None:
                 await carrier.aclose()
@@ -175,6 +195,7 @@ def create_app(
     app.include_router(monitor.router)
     app.include_router(pages.router)
     app.include_router(twilio_webhooks.router)
+    app.include_router(metrics.router)
     app.add_api_websocket_route("/ws", socket.endpoint)
     app.mount("/static", RevalidatedStaticFiles(directory=pages.WEB), name="static")
 
@@ -202,6 +223,8 @@ def create_app(
             headers = {"retry-after": str(exc.retry_after_s)}
         elif isinstance(exc, Unavailable):  # every 503 says when to try again
             headers = {"retry-after": RETRY_AFTER_S}
+        elif isinstance(exc, BearerRequired):
+            headers = {"www-authenticate": 'Bearer realm="standby"'}
         return JSONResponse(
             {"error": exc.code, "detail": exc.message}, status_code=exc.status_code, headers=headers
         )

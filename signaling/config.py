@@ -7,10 +7,19 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-standby-development-only"  # noqa: S105 - refused outside development
+METRICS_TOKEN_MIN = 24  # characters of the scrape token: guessing it must be hopeless
 
 
 class Environment(StrEnum):
@@ -106,6 +115,13 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = (
         Field(default_factory=list)
     )
+    # Prometheus ``/metrics``: answered only to a scrape with this bearer token, or from one of
+    # ``metrics_allow`` (IPs or CIDRs; the client as ``trusted_proxies`` decide it). Neither set:
+    # there are no metrics (404).
+    metrics_token: SecretStr | None = None
+    metrics_allow: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
     cookie_name: str = "standby_session"
     log_level: str = "INFO"
 
@@ -136,9 +152,9 @@ class Settings(BaseSettings):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _trusted_proxies_from_text(cls, value: Any) -> Any:
+    def _networks_from_text(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, str):  # STANDBY_TRUSTED_PROXIES="10.0.0.5,192.168.40.0/24"
             return value
         networks = []
@@ -149,10 +165,26 @@ class Settings(BaseSettings):
                 networks.append(ipaddress.ip_network(item))
             except ValueError as exc:
                 raise ValueError(
-                    "STANDBY_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR networks "
-                    f"such as 10.0.0.5,192.168.40.0/24; {item!r} is not one ({exc})"
+                    f"STANDBY_{str(info.field_name).upper()} must be comma-separated IP addresses "
+                    f"or CIDR networks such as 10.0.0.5,192.168.40.0/24; {item!r} is not one ({exc})"
                 ) from exc
         return networks
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_metrics_token_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < METRICS_TOKEN_MIN:
+            raise ValueError(
+                f"STANDBY_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} characters "
+                f"(it has {len(value.get_secret_value())}); e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
 
     @field_validator("turn_urls")
     @classmethod

@@ -2,6 +2,7 @@
 
 StandbyError                     what the edge maps to an HTTP status or a WebSocket error
 ├── NotAuthenticated   401      no or expired login
+│   └── BearerRequired          no or a wrong bearer token (the metrics scrape): WWW-Authenticate
 ├── Forbidden          403      logged in, but not allowed to see or do this
 ├── NotFound           404      no such thing (or not visible to you: same answer, no probing)
 ├── Conflict           409      the thing is in another state than the action expects
@@ -36,6 +37,12 @@ class StandbyError(Exception):
 class NotAuthenticated(StandbyError):
     status_code = 401
     code = "unauthenticated"
+
+
+class BearerRequired(NotAuthenticated):
+    """The edge answers it with ``WWW-Authenticate: Bearer``."""
+
+    code = "bearer_token_required"
 
 
 class Forbidden(StandbyError):

@@ -81,7 +81,7 @@ async def voice(page_id: PageId, params: SignedForm, services: ServicesDep) -> R
         return _twiml(say_twiml("This page is no longer valid. Goodbye."))
     stat = page.purpose == Purpose.STAT
     if params.get("AnsweredBy") in MACHINE:
-        await _set_status(services, page_id, "voicemail: not reached")
+        await _set_status(services, page_id, phone.VOICEMAIL)
         left = (
             "Standby STAT page. Please open Standby now."
             if stat
@@ -122,7 +122,7 @@ async def sms_reply(params: SignedForm, services: ServicesDep) -> Response:
 async def status(page_id: PageId, params: SignedForm, services: ServicesDep) -> Response:
     state = params.get("MessageStatus") or params.get("CallStatus") or ""
     if params.get("AnsweredBy") in MACHINE:
-        await _set_status(services, page_id, "voicemail: not reached")
+        await _set_status(services, page_id, phone.VOICEMAIL)
     elif state in FAILED:
         await _set_status(services, page_id, f"carrier: {state}")
     return Response(status_code=204)

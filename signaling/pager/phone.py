@@ -37,6 +37,10 @@ from signaling.storage.models import SupervisionSession, User
 
 log = logging.getLogger(__name__)
 
+# A call or its status callback says a machine answered: the page failed (its person is paged on
+# their next channel), and this is its detail, which the metrics count as voicemail.
+VOICEMAIL = "voicemail: not reached"
+
 
 class PhoneSender:
     """The SMS or voice channel of the pager, through Twilio (or any Twilio-compatible server).

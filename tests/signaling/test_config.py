@@ -82,3 +82,37 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(
     monkeypatch.setenv("STANDBY_TRUSTED_PROXIES", f"10.0.0.1,{value}")
     with pytest.raises(ValidationError, match=rf"STANDBY_TRUSTED_PROXIES .*'{value}' is not one"):
         Settings()
+
+
+def test_metrics_settings_from_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STANDBY_METRICS_TOKEN and STANDBY_METRICS_ALLOW: unset (or empty) by default, so no metrics."""
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    monkeypatch.setenv("STANDBY_METRICS_TOKEN", "")
+    assert (Settings().metrics_token, Settings().metrics_allow) == (None, [])
+    monkeypatch.setenv("STANDBY_METRICS_TOKEN", "s" * 24)
+    monkeypatch.setenv("STANDBY_METRICS_ALLOW", "10.1.2.3, 192.168.40.0/24")
+    settings = Settings()
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "s" * 24
+    assert "s" * 24 not in repr(settings)
+    assert [str(net) for net in settings.metrics_allow] == ["10.1.2.3/32", "192.168.40.0/24"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("STANDBY_METRICS_TOKEN", "s" * 23, "at least 24 characters"),
+        (
+            "STANDBY_METRICS_ALLOW",
+            "10.0.0.1,prometheus.example.org",
+            "STANDBY_METRICS_ALLOW .*is not one",
+        ),
+    ],
+)
+def test_bad_metrics_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv("STANDBY_ENVIRONMENT", "development")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=words):
+        Settings()
