@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import exc as sa_exc
 
@@ -99,6 +100,14 @@ pages = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
+    # The service's reports read a period's sent pages by time, from the index alone.
+    Index(
+        "ix_paging_pages_sent",
+        "created_at",
+        postgresql_include=["id", "session_id", "user_id", "tier", "sent_at"],
+        postgresql_where=text("purpose = 'page' AND status = 'sent'"),
+        sqlite_where=text("purpose = 'page' AND status = 'sent'"),
+    ),
 )
 
 inbound = Table(

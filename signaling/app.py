@@ -44,6 +44,7 @@ from signaling.http import (
     pages,
     preflight,
     record,
+    reports,
     sessions,
     twilio_webhooks,
 )
@@ -189,6 +190,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(record.router)
     app.include_router(record.follow_up)
+    app.include_router(reports.router)
     app.include_router(admin.router)
     app.include_router(facilities.router)
     app.include_router(preflight.router)

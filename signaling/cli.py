@@ -1,4 +1,5 @@
-"""The ``standby`` command: serve, demo, migrate, load-directory, user management, record checks."""
+"""The ``standby`` command: serve, demo, migrate, load-directory, user management, record checks,
+reports."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from signaling.accounts.roles import Role
 from signaling.common.errors import StandbyError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from signaling.accounts.principal import Principal
     from signaling.config import Settings
     from signaling.directory.file import DirectoryFile
+    from signaling.storage.models import Facility, Room
 
 # Each command imports what it uses when it runs: `standby --help` and a mistyped command answer
 # at once instead of after seconds of imports (SQLAlchemy, pydantic-settings, uvicorn), more on a
@@ -344,6 +349,97 @@ def cmd_record(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+async def _reader(db: AsyncSession, username: str | None) -> Principal:
+    """Whose access a report is read with: ``username``'s, or without one the operator's (who
+    holds the database's address and so reads everything)."""
+    from sqlalchemy import select
+
+    from signaling.accounts.principal import Principal, load_principal
+    from signaling.storage.models import User
+
+    if username is None:
+        return Principal(0, "(operator)", "the operator", "", frozenset({Role.ADMIN}), frozenset())
+    user_id = await db.scalar(select(User.id).where(User.username == username))
+    principal = None if user_id is None else await load_principal(db, user_id)
+    if principal is None:
+        raise CliError(f"no active user {username}")
+    return principal
+
+
+async def _ids_of(
+    db: AsyncSession, model: type[Facility | Room], codes: list[str] | None
+) -> frozenset[int] | None:
+    from sqlalchemy import select
+
+    if not codes:
+        return None
+    found = {
+        code: row_id
+        for code, row_id in await db.execute(
+            select(model.code, model.id).where(model.code.in_(codes))
+        )
+    }
+    missing = sorted(set(codes) - found.keys())
+    if missing:
+        raise CliError(f"unknown {model.__tablename__} codes: {', '.join(missing)}")
+    return frozenset(found.values())
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from signaling.clock import utc_now
+    from signaling.reports import dates, terminal
+    from signaling.reports.catalog import catalog
+    from signaling.reports.scope import Band, Filters
+    from signaling.reports.table_csv import table_csv
+    from signaling.storage.database import make_engine, make_session_factory
+    from signaling.storage.models import Facility, Room, User
+
+    run = catalog().get(args.key)
+    if run is None:
+        raise CliError(f"no report {args.key}; the reports are {', '.join(catalog())}")
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            principal = await _reader(db, args.as_user)
+            radiologist = None
+            if args.radiologist:
+                radiologist = await db.scalar(
+                    select(User.id).where(User.username == args.radiologist)
+                )
+                if radiologist is None:
+                    raise CliError(f"no user {args.radiologist}")
+            filters = Filters(
+                facility_ids=await _ids_of(db, Facility, args.facility),
+                room_ids=await _ids_of(db, Room, args.room),
+                modality=args.modality,
+                radiologist_id=radiologist,
+                outcome=args.outcome,
+                band=Band(args.band) if args.band else None,
+            )
+            now = utc_now()
+            (scope,), _ = await dates.scope_of(
+                db, principal, [(args.from_date, args.to_date)], filters, now
+            )
+            report = await run(db, scope, now)
+    finally:
+        await engine.dispose()
+    if args.csv is None:
+        return terminal.render(report)
+    try:
+        return table_csv(report.table(args.csv))
+    except KeyError:
+        tables = ", ".join(t.key for t in report.tables)
+        raise CliError(f"report {args.key} has no table {args.csv}; it has {tables}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """``standby report KEY [--from --to --facility CODE ...] [--csv TABLE] [--as USERNAME]``:
+    the report as aligned text, or one of its tables as CSV, on standard output."""
+    sys.stdout.write(asyncio.run(_report(_settings(), args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="standby", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -400,6 +496,31 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("session", nargs="?")
     verify.add_argument("--all", action="store_true", help="every session's record")
     record.set_defaults(func=cmd_record)
+
+    report = commands.add_parser(
+        "report", help="a report (response_time, radiologist_load, ...) in the terminal or as CSV"
+    )
+    report.add_argument("key", help="response_time, radiologist_load, ...")
+    report.add_argument(
+        "--from",
+        dest="from_date",
+        help="first day (2026-03-01) or an ISO time; default 30 days ago",
+    )
+    report.add_argument("--to", dest="to_date", help="last day or an ISO time; default today")
+    report.add_argument("--facility", action="append", help="facility code (repeat for several)")
+    report.add_argument("--room", action="append", help="room code (repeat for several)")
+    report.add_argument("--modality", choices=["CT", "MR"])
+    report.add_argument("--radiologist", help="a radiologist's username")
+    report.add_argument("--outcome", choices=["completed", "cancelled"])
+    report.add_argument("--band", choices=["under_30", "30_60", "60_90", "over_90", "unmeasured"])
+    report.add_argument("--csv", metavar="TABLE", help="print this table as CSV instead")
+    report.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USERNAME",
+        help="read with this user's access (a supervisor sees only their facilities)",
+    )
+    report.set_defaults(func=cmd_report)
     return parser
 
 

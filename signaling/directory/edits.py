@@ -206,6 +206,7 @@ async def _user_entries(db: AsyncSession, users: Sequence[User]) -> list[dict[st
             "active": u.active,
             "mobile": u.mobile,
             "max_concurrent": u.max_concurrent,
+            "timezone": u.timezone,
         }
         for u in users
     ]

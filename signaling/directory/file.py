@@ -224,6 +224,14 @@ class UserSpec(_Strict):
     active: bool = True
     mobile: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{7,14}$", description="E.164")
     max_concurrent: int = Field(default=1, ge=1, le=20, description="sessions supervised at once")
+    # The zone the person lives by: reports judge the pages that woke them in it (None: the zone
+    # of the facility that paged them).
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else iana_timezone(value)
 
     @model_validator(mode="after")
     def _clinical_facts_fit_roles(self) -> UserSpec:
@@ -360,6 +368,7 @@ async def load_directory(db: AsyncSession, directory: DirectoryFile) -> LoadRepo
             user_spec.active,
         )
         user.mobile, user.max_concurrent = user_spec.mobile, user_spec.max_concurrent
+        user.timezone = user_spec.timezone
         await db.flush()
         for table in (UserRole, UserFacility, License, Privilege):
             await db.execute(delete(table).where(table.user_id == user.id))

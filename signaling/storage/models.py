@@ -80,6 +80,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164, SMS and voice
     max_concurrent: Mapped[int] = mapped_column(Integer, default=1)  # sessions supervised at once
+    # IANA zone the person lives by (reports judge their interruptions in it); None: the zone of
+    # the facility that paged them.
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -164,6 +167,24 @@ class LoginSession(Base):
 
 class SupervisionSession(Base):
     __tablename__ = "supervision_sessions"
+    __table_args__ = (
+        # Every report reads a period of some facilities' requests (signaling.reports): on
+        # PostgreSQL from the index alone, with the columns the aggregates need.
+        Index(
+            "ix_supervision_sessions_facility_requested",
+            "facility_id",
+            "requested_at",
+            postgresql_include=[
+                "id",
+                "state",
+                "room_id",
+                "radiologist_id",
+                "joined_at",
+                "ended_at",
+                "outcome",
+            ],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
@@ -215,7 +236,15 @@ class SessionAccept(Base):
     """
 
     __tablename__ = "session_accepts"
-    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "user_id"),
+        # Reports read a period's accepts by time (signaling.reports.scoped).
+        Index(
+            "ix_session_accepts_accepted_at",
+            "accepted_at",
+            postgresql_include=["session_id", "user_id", "via"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(

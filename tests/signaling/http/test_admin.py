@@ -430,6 +430,7 @@ async def test_put_user_creates_then_updates_and_keeps_the_password(server: Live
         "max_concurrent": 3,
         "active": True,
         "facilities": [],
+        "timezone": None,
     }
     assert fetched.json()["user"] == expected
     assert updated.json()["user"] == expected

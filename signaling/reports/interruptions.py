@@ -1,0 +1,43 @@
+"""When a page interrupted a person, in their own local time (PagerDuty's hours): business 08-18
+Monday to Friday, off-hours 18-22 on weekdays and 08-22 on Saturday and Sunday, sleep 22-08 every
+day. Pages to one person less than a minute apart are one interruption (a tier's in-app page,
+SMS and call; a second request in the same minute).
+
+PostgreSQL counts pages by weekday and hour in the database; both databases' counts are then
+classified by the one rule here (``hours_at``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+ONCE_WITHIN = timedelta(seconds=60)
+
+
+class Hours(StrEnum):
+    BUSINESS = "business"
+    OFF_HOURS = "off_hours"
+    SLEEP = "sleep"
+
+
+def hours_at(isoweekday: int, hour: int) -> Hours:
+    """The kind of hours of ``hour`` (0-23) on ``isoweekday`` (1 = Monday .. 7 = Sunday), in the
+    person's own wall-clock time."""
+    if hour >= 22 or hour < 8:
+        return Hours.SLEEP
+    if isoweekday >= 6 or hour >= 18:
+        return Hours.OFF_HOURS
+    return Hours.BUSINESS
+
+
+def hours_of(local: datetime) -> Hours:
+    """The kind of hours ``local`` (the person's own wall-clock time) falls in."""
+    return hours_at(local.isoweekday(), local.hour)
+
+
+def counted(times: Sequence[datetime]) -> list[int]:
+    """Which of one person's pages count, given their times in order: the indices of those that
+    came a minute or more after the page before (so a burst counts once, however long it lasts,
+    as long as no gap in it reaches a minute)."""
+    return [i for i, at in enumerate(times) if i == 0 or at - times[i - 1] >= ONCE_WITHIN]

@@ -1,0 +1,161 @@
+"""One row per ended session of a scope with everything the response-time report breaks it down
+by: facility, room, modality, the radiologist who joined (by id: names are looked up once, after
+grouping), the tier that found them (the lowest tier
+of their pages that were sent), the channel they accepted on (``session_accepts.via``), the hour,
+weekday, week and month of the request in the facility's own time zone, its 10 s histogram bin,
+and its join latency (None: unmeasured).
+
+On PostgreSQL these are SQL columns (``facts_query``) for a GROUP BY in the database; on SQLite the
+minimal columns are read and the rest computed here (``read_facts``), with ``zoneinfo`` for the
+local times SQLite cannot compute."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CTE, Date, Integer, Select, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from signaling.reports import scoped, sessions_in
+from signaling.reports.percentiles import seconds_between
+from signaling.reports.scope import Scope
+from signaling.storage.models import Facility, Room
+
+BIN_S = 10
+LAST_BIN = 18  # 0-10 s ... 170-180 s, then one 180+ bin
+
+
+@dataclass(frozen=True)
+class Fact:
+    facility_id: int
+    room_id: int
+    modality: str
+    radiologist_id: int | None
+    tier: int | None
+    via: str | None
+    joined: bool
+    hour: int
+    weekday: int  # 0 = Monday
+    week: date  # its Monday
+    month: date  # its first day
+    bin: int | None  # None: unmeasured
+    latency: float | None
+
+
+def bin_of(latency: float | None) -> int | None:
+    if latency is None:
+        return None
+    return min(max(math.floor(latency / BIN_S), 0), LAST_BIN)
+
+
+async def _base(
+    db: AsyncSession, scope: Scope, *, totals: bool = False
+) -> tuple[CTE, Select[*tuple[Any, ...]]]:
+    """The scoped sessions, and a SELECT of the columns every fact has, to add to (``totals``:
+    no tier, channel or place, for the totals of a previous period)."""
+    scoped_ = scoped.sessions(db, scope)
+    if totals:
+        return scoped_, select(scoped_.c.facility_id).join(
+            Facility, Facility.id == scoped_.c.facility_id
+        )
+    during = await scoped.window(db, scope)
+    sent = scoped.sent_pages(during)
+    # Grouped before the join: one hash aggregate over the window's pages, then one hash join.
+    found = (
+        select(sent.c.session_id, sent.c.user_id, func.min(sent.c.tier).label("tier"))
+        .group_by(sent.c.session_id, sent.c.user_id)
+        .subquery("found")
+    )
+    accepted = scoped.accepts(during)
+    query = (
+        select(
+            scoped_.c.facility_id,
+            scoped_.c.room_id,
+            Room.modality.label("modality"),
+            scoped_.c.radiologist_id,
+            found.c.tier,
+            accepted.c.via,
+            scoped_.c.joined_at.is_not(None).label("joined"),
+        )
+        .select_from(scoped_)
+        .join(Facility, Facility.id == scoped_.c.facility_id)
+        .join(Room, Room.id == scoped_.c.room_id)
+        # Tier and channel are those of a join: a session taken but never joined has neither.
+        .outerjoin(
+            found,
+            (found.c.session_id == scoped_.c.id)
+            & (found.c.user_id == scoped_.c.radiologist_id)
+            & scoped_.c.joined_at.is_not(None),
+        )
+        .outerjoin(
+            accepted,
+            (accepted.c.session_id == scoped_.c.id)
+            & (accepted.c.user_id == scoped_.c.radiologist_id)
+            & scoped_.c.joined_at.is_not(None),
+        )
+    )
+    return scoped_, query
+
+
+async def facts_query(
+    db: AsyncSession, scope: Scope, *, totals: bool = False
+) -> Select[*tuple[Any, ...]]:
+    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only those
+    the totals need)."""
+    scoped_, query = await _base(db, scope, totals=totals)
+    latency = seconds_between(db, scoped_.c.requested_at, scoped_.c.joined_at)
+    local = func.timezone(Facility.timezone, scoped_.c.requested_at)
+    bin_ = case(
+        (latency.is_(None), None),
+        else_=func.least(func.greatest(cast(func.floor(latency / BIN_S), Integer), 0), LAST_BIN),
+    )
+    return query.add_columns(
+        cast(func.extract("hour", local), Integer).label("hour"),
+        (cast(func.extract("isodow", local), Integer) - 1).label("weekday"),
+        cast(func.date_trunc("week", local), Date).label("week"),
+        cast(func.date_trunc("month", local), Date).label("month"),
+        bin_.label("bin"),
+        latency.label("latency"),
+    )
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+async def read_facts(db: AsyncSession, scope: Scope) -> list[Fact]:
+    """SQLite: the minimal columns of each session, local times and latency computed here."""
+    scoped_, query = await _base(db, scope)
+    query = query.add_columns(scoped_.c.requested_at, scoped_.c.joined_at, Facility.timezone)
+    facts = []
+    for row in await db.execute(query):
+        requested: datetime = row.requested_at
+        if not sessions_in.band_matches(db, scope, requested, row.joined_at):
+            continue
+        local = requested.astimezone(_zone(row.timezone))
+        day = local.date()
+        latency = sessions_in.exact_latency_s(requested, row.joined_at)
+        facts.append(
+            Fact(
+                facility_id=row.facility_id,
+                room_id=row.room_id,
+                modality=row.modality,
+                radiologist_id=row.radiologist_id,
+                tier=row.tier,
+                via=row.via,
+                joined=row.joined_at is not None,
+                hour=local.hour,
+                weekday=local.weekday(),
+                week=day - timedelta(days=day.weekday()),
+                month=day.replace(day=1),
+                bin=bin_of(latency),
+                latency=latency,
+            )
+        )
+    return facts
