@@ -44,6 +44,7 @@ from signaling.http import (
     pages,
     preflight,
     record,
+    report_exports,
     reports,
     sessions,
     twilio_webhooks,
@@ -190,6 +191,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(record.router)
     app.include_router(record.follow_up)
+    app.include_router(report_exports.router)  # before reports: its /{key} would take review.pdf
     app.include_router(reports.router)
     app.include_router(admin.router)
     app.include_router(facilities.router)

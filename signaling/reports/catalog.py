@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports import radiologist_load, response_time
+from signaling.reports import forecast, radiologist_load, response_time
 from signaling.reports.scope import Scope
 from signaling.reports.shape import Report
 
@@ -20,4 +20,5 @@ def catalog() -> dict[str, ReportFn]:
     return {
         response_time.KEY: response_time.report,
         radiologist_load.KEY: radiologist_load.report,
+        forecast.KEY: forecast.report,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,7 +51,7 @@ async def percentiles(
 
 
 def seconds_between(
-    db: AsyncSession, start: ColumnElement[datetime], end: ColumnElement[datetime]
+    db: AsyncSession, start: ColumnElement[Any], end: ColumnElement[Any]
 ) -> ColumnElement[float]:
     """``end - start`` in seconds (NULL if either is), on either database. On PostgreSQL through
     ``date_part`` (a double: ``EXTRACT`` returns numeric since version 14, about 40 % slower over a

@@ -64,9 +64,13 @@ class PrintedTable:
         return len(self.rows) <= SHORT_ROWS
 
     marked: frozenset[tuple[int, int]] = frozenset()  # (row, column) cells printed bold
+    omitted: int = 0  # rows past PRINTED_ROWS, left to the table's CSV
 
 
 SHORT_ROWS = 30
+# The forecast's hour-by-hour table has 336 rows per facility: a printout lists the first rows
+# and says how many more the CSV holds, rather than run to hundreds of pages.
+PRINTED_ROWS = 150
 
 # a grid's cells carry no unit (the title says it): 24 columns leave room for three digits
 _GRID_UNIT_WORDS = {
@@ -103,8 +107,9 @@ def _tables(table: Table) -> tuple[PrintedTable, ...]:
             numeric=tuple(c.unit != "text" and c.key != "hour" for c in table.columns),
             rows=tuple(
                 tuple(words.cell(v, c) for v, c in zip(row, table.columns, strict=True))
-                for row in table.rows
+                for row in table.rows[:PRINTED_ROWS]
             ),
+            omitted=max(0, len(table.rows) - PRINTED_ROWS),
         ),
     )
 

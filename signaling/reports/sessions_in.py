@@ -29,7 +29,7 @@ def column(attribute: Any) -> ColumnElement[object]:
 
 def latency_s(db: AsyncSession) -> ColumnElement[float]:
     """Join latency in seconds (NULL: never joined), in the database's own arithmetic."""
-    return seconds_between(db, column(S.requested_at), column(S.joined_at))
+    return seconds_between(db, S.requested_at.expression, S.joined_at.expression)
 
 
 def _band_condition(db: AsyncSession, band: Band) -> ColumnElement[bool]:
