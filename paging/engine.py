@@ -20,7 +20,9 @@ Contract
 - ``stat`` (a contrast reaction and nobody verified live) fires **every tier at once**, each person on
   every channel, as one new round, then lets the policy escalate again from the next round. Its
   firing is itself a durable timer (kind ``stat``), so a STAT that fails half-way is fired by the
-  loop, like a tier.
+  loop, like a tier. The facility's supervisors are alerted of it in the same transaction.
+- Supervisors' alerts (purpose ``alert``, ``AlertKind``: paging ran out, or a reaction's STAT) go
+  through the same outbox, in-app and by SMS, one row per person and channel.
 - ``lateness`` tallies, per worker, how late each due timer was claimed (seconds past its ``due_at``):
   the service publishes it as a metric (``paging.lateness``).
 """
@@ -112,7 +114,7 @@ class Directory(Protocol):
 
 class Purpose:
     PAGE = "page"  # asks a radiologist to supervise
-    ALERT = "alert"  # tells a supervisor that paging ran out
+    ALERT = "alert"  # tells supervisors that paging ran out, or that a reaction summoned help
     STAT = "stat"  # a contrast reaction: asks a radiologist to come now (its own wording)
 
 
@@ -133,8 +135,31 @@ STAT_CHANNELS = (Channel.IN_APP, Channel.SMS, Channel.VOICE)
 # its severity set, or two people pressing at once): the first one's rounds are already escalating.
 STAT_AGAIN_AFTER = timedelta(seconds=30)
 
-ALERT_TIER = -1
 ALERT_CHANNELS = (Channel.IN_APP, Channel.SMS)
+
+
+class AlertKind:
+    """What a supervisors' alert (purpose ``alert``) tells; its outbox rows say it by their tier."""
+
+    EXHAUSTED = "exhausted"  # paging ran out and nobody joined (the final action)
+    REACTION = "reaction"  # a contrast reaction with nobody supervising live: a STAT went out
+
+
+ALERT_TIER = -1  # the tier of an ``exhausted`` alert's rows
+REACTION_ALERT_TIER = -2  # the tier of a ``reaction`` alert's rows
+ALERT_TIERS = {AlertKind.EXHAUSTED: ALERT_TIER, AlertKind.REACTION: REACTION_ALERT_TIER}
+
+
+def alert_kind(tier: int) -> str:
+    """The ``AlertKind`` of an alert row by its tier (ValueError for a tier no alert has)."""
+    for kind, alert_tier in ALERT_TIERS.items():
+        if alert_tier == tier:
+            return kind
+    raise ValueError(
+        f"tier {tier} is not an alert's: expected one of {sorted(ALERT_TIERS.values())}"
+    )
+
+
 # A failed or undelivered page moves its person to the next of these not yet tried in that tier.
 FAILOVER_ORDER = (Channel.SMS, Channel.VOICE, Channel.IN_APP)
 
@@ -173,8 +198,11 @@ def page_key(session_id: str, tier: int, round_: int, user_id: int, channel: str
     return f"{session_id}/{round_}/{tier}/{user_id}/{channel}"
 
 
-def alert_key(session_id: str, user_id: int, channel: str) -> str:
-    return f"{session_id}/alert/{user_id}/{channel}"
+def alert_key(session_id: str, kind: str, round_: int, user_id: int, channel: str) -> str:
+    """One alert of ``kind`` to one person on one channel. ``round_`` tells a session's alerts of
+    one kind apart (it ran out again after a re-page; a second STAT): a reaction alert's is its
+    STAT's round, an exhaustion's the first round number not yet used when it fired."""
+    return f"{session_id}/alert-{kind}/{round_}/{user_id}/{channel}"
 
 
 def _page_row(
@@ -666,7 +694,14 @@ class Engine:
                 )
                 policy = EscalationPolicy.model_validate(run.policy)
                 if policy.final_action is FinalAction.NOTIFY_SUPERVISORS:
-                    await self._alert_supervisors(db, row.session_id, run.facility_id, now)
+                    await self._alert_supervisors(
+                        db,
+                        row.session_id,
+                        run.facility_id,
+                        now,
+                        AlertKind.EXHAUSTED,
+                        await _next_round(db, row.session_id),
+                    )
                 await self._set_outcome(db, row.id, "exhausted")
                 notices.append((row.session_id, "exhausted"))
             else:
@@ -750,7 +785,9 @@ class Engine:
         now: datetime,
     ) -> list[Page]:
         """Every tier's people now, as ``_fire_tier`` writes one tier's: each person once, under
-        the first tier that names them, on every channel of ``STAT_CHANNELS``."""
+        the first tier that names them, on every channel of ``STAT_CHANNELS``; and the facility's
+        supervisors alerted that a contrast reaction summoned help (a ``reaction`` alert, in the
+        same outbox as the exhausted one, whether or not anybody could be paged)."""
         recipients: dict[int, tuple[int, Recipient]] = {}
         skipped: dict[int, tuple[int, Skip]] = {}
         resolved: dict[Target, Resolution] = {}  # a target named by several tiers is asked once
@@ -764,9 +801,11 @@ class Engine:
                     recipients.setdefault(person.user_id, (tier_index, person))
                 for skip in resolution.skipped:
                     skipped.setdefault(skip.user_id, (tier_index, skip))
-        return await self._write_pages(
+        fresh = await self._write_pages(
             db, session_id, round_, recipients, skipped, STAT_CHANNELS, Purpose.STAT, now, "STAT"
         )
+        await self._alert_supervisors(db, session_id, facility_id, now, AlertKind.REACTION, round_)
+        return fresh
 
     async def _write_pages(
         self,
@@ -905,23 +944,31 @@ class Engine:
             await db.execute(update(timers).where(timers.c.id == next_id).values(due_at=now))
 
     async def _alert_supervisors(
-        self, db: AsyncSession, session_id: str, facility_id: int, now: datetime
+        self,
+        db: AsyncSession,
+        session_id: str,
+        facility_id: int,
+        now: datetime,
+        kind: str,
+        round_: int,
     ) -> None:
-        """The final action: every supervisor of the facility, in-app and by SMS, through the
-        outbox (durable, at least once, one row per person and channel)."""
+        """Every supervisor of the facility, in-app and by SMS, through the outbox (durable, at
+        least once, one row per person and channel): paging ran out (``AlertKind.EXHAUSTED``, the
+        final action) or a contrast reaction summoned help (``AlertKind.REACTION``). Rows already
+        written under the same keys (a firing retried) are left as they are."""
         rows = []
         for person in await self.directory.supervisors(db, facility_id):
             for channel in ALERT_CHANNELS:
                 usable = channel in self.senders and (channel is Channel.IN_APP or person.mobile)
                 rows.append(
                     _page_row(
-                        key=alert_key(session_id, person.user_id, channel.value),
+                        key=alert_key(session_id, kind, round_, person.user_id, channel.value),
                         session_id=session_id,
                         user_id=person.user_id,
                         name=person.name,
                         channel=channel.value,
-                        tier=ALERT_TIER,
-                        round_=0,
+                        tier=ALERT_TIERS[kind],
+                        round_=round_,
                         status=PageStatus.PENDING if usable else PageStatus.SKIPPED,
                         now=now,
                         detail=None if usable else f"no {channel.value} for this supervisor",
@@ -930,9 +977,15 @@ class Engine:
                     )
                 )
         if rows:
-            await db.execute(insert(pages), rows)
+            dialect = sqlite if db.get_bind().dialect.name == "sqlite" else postgresql
+            await db.execute(
+                dialect.insert(pages).on_conflict_do_nothing(index_elements=[pages.c.key]), rows
+            )
+            log.info("session %s: %s alert to %d supervisor rows", session_id, kind, len(rows))
         else:
-            log.warning("session %s: paging ran out and the facility has no supervisor", session_id)
+            log.warning(
+                "session %s: %s alert, but the facility has no supervisor", session_id, kind
+            )
 
     async def _failover(self, db: AsyncSession, failed: Any, now: datetime) -> bool:
         """A page failed for good: page that person on their next channel at once, unless every

@@ -79,7 +79,8 @@ pages = Table(
     Column("user_id", Integer, nullable=False),
     Column("user_name", String(200), nullable=False),
     Column("channel", String(10), nullable=False),
-    # page: asks a radiologist to supervise; alert: tells a supervisor that paging ran out
+    # page: asks a radiologist to supervise; stat: the same, for a contrast reaction; alert: tells
+    # a supervisor that paging ran out (tier -1) or that a reaction summoned help (tier -2)
     Column("purpose", String(8), nullable=False, server_default="page"),
     Column("tier", Integer, nullable=False),
     Column("round", Integer, nullable=False),

@@ -388,6 +388,18 @@ def stat_sms_text(facility: str, room: str, link: str) -> str:
     return f"{head}{facility}, {room}{middle}{tail}"
 
 
+def reaction_alert_text(facility: str, room: str, link: str) -> str:
+    """The supervisors' alert of a contrast reaction with nobody supervising live (every tier was
+    paged STAT): site, room and the link that needs a login; no patient information. At most two
+    segments: the names are shortened, never the link."""
+    head = "Standby ALERT: contrast reaction at "
+    middle = ". Nobody was supervising live; every radiologist tier was paged STAT. Open "
+    facility, room = _fit(
+        [facility, room], len(head) + 2 + len(middle) + len(link), 2 * SMS_SEGMENT
+    )
+    return f"{head}{facility}, {room}{middle}{link}"
+
+
 def stat_voice_text(facility: str, room: str) -> str:
     """What a STAT voice page says (twice, in a <Gather>): as the SMS, in speech."""
     return (

@@ -49,6 +49,7 @@ from signaling.http import (
     sessions,
     twilio_webhooks,
 )
+from signaling.http import super as supervisor_console  # (a module named for its route, /super)
 from signaling.http.edge import EdgeGuard
 from signaling.live import socket
 from signaling.live.bus import make_bus
@@ -197,6 +198,7 @@ def create_app(
     app.include_router(facilities.router)
     app.include_router(preflight.router)
     app.include_router(monitor.router)
+    app.include_router(supervisor_console.router)
     app.include_router(pages.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(metrics.router)

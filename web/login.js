@@ -11,6 +11,7 @@ function consoleFor(user) {
   const roles = user.roles || [];
   if (roles.includes("technologist")) return "/tech";
   if (roles.includes("radiologist")) return "/rad";
+  if (roles.includes("supervisor") || roles.includes("admin")) return "/super";
   return null;
 }
 
@@ -21,7 +22,7 @@ function showError(text) {
 
 function noConsole(user) {
   const roles = (user.roles || []).join(", ") || "no role";
-  infoBox.textContent = `Signed in as ${user.full_name} (${roles}). This role has no console yet: Standby has consoles for technologists and radiologists only.`;
+  infoBox.textContent = `Signed in as ${user.full_name} (${roles}). This account has no role with a console: Standby has consoles for technologists, radiologists, supervisors and admins.`;
   show(infoBox);
   show(form, false);
   show($("no-console"));
@@ -77,7 +78,7 @@ $("sign-out").addEventListener("click", async () => {
     go(user);
   } catch {
     if (new URLSearchParams(location.search).has("no_console")) {
-      infoBox.textContent = "Your role has no console yet. Sign in as a technologist or a radiologist.";
+      infoBox.textContent = "Your account has no role with a console. Sign in as a technologist, radiologist, supervisor or admin.";
       show(infoBox);
     }
     $("username").focus();

@@ -33,7 +33,12 @@ class Switchboard(Protocol):
     async def to_user_confirmed(
         self, user_id: int, message: dict[str, Any], timeout_s: float
     ) -> int:
-        """Every socket of one person; how many of their open pages it reached (0: none)."""
+        """Every socket of one person, with an ``ack`` token added; how many of their open pages
+        confirmed (``confirm``) within ``timeout_s`` that they showed it (0: none)."""
+
+    async def confirm(self, token: str) -> None:
+        """A page showed a message sent by ``to_user_confirmed`` with this ``ack`` token: count it
+        for the sender, on whatever worker it waits."""
 
     async def to_lobby(self, message: dict[str, Any]) -> None:
         """Every radiologist console."""

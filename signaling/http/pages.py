@@ -1,7 +1,8 @@
 """The web pages (``web/``): plain HTML and ES modules, served as they are.
 
 Console pages check login and role on the server too: without a login they redirect to ``/login``;
-with the wrong role they redirect home, which sends each person to the console they may use.
+with the wrong role they redirect home, which sends each person to the console they may use
+(technologists ``/tech``, radiologists ``/rad``, supervisors and admins ``/super``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ async def _who(request: Request) -> Principal | None:
     return await services.login_of(request.cookies.get(services.settings.cookie_name))
 
 
-async def _console(request: Request, role: Role, page: str) -> Response:
+async def _console(request: Request, role: Role | tuple[Role, ...], page: str) -> Response:
     principal = await _who(request)
     if principal is None:
         return RedirectResponse("/login", status_code=303)
-    if not principal.has(role):
+    if not principal.has(*(role if isinstance(role, tuple) else (role,))):
         return RedirectResponse("/", status_code=303)
     return _page(page)
 
@@ -47,6 +48,8 @@ async def home(request: Request) -> Response:
         return RedirectResponse("/tech", status_code=303)
     if principal.has(Role.RADIOLOGIST):
         return RedirectResponse("/rad", status_code=303)
+    if principal.has(Role.SUPERVISOR, Role.ADMIN):
+        return RedirectResponse("/super", status_code=303)
     return RedirectResponse("/login?no_console=1", status_code=303)
 
 
@@ -63,3 +66,8 @@ async def technologist_page(request: Request) -> Response:
 @router.get("/rad")
 async def radiologist_page(request: Request) -> Response:
     return await _console(request, Role.RADIOLOGIST, "rad.html")
+
+
+@router.get("/super")
+async def supervisor_page(request: Request) -> Response:
+    return await _console(request, (Role.SUPERVISOR, Role.ADMIN), "super.html")

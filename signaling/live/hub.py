@@ -3,7 +3,8 @@
 Channels (under the bus prefix): ``session:<id>:<role>`` reaches that participant's socket wherever it
 is connected, ``session:<id>`` both participants; ``lobby`` reaches every radiologist console;
 ``user:<id>`` every socket of one person;
-``ack:<token>`` carries back how many sockets of a person a confirmed message reached on a worker.
+``ack:<token>`` carries back that a page of the person showed a confirmed message (the page says
+so through its socket: a socket that merely received it does not count).
 
 A login that ends (logout, expiry, account disabled) is announced on its person's channel
 (``login_ended``). Every worker remembers it for a while and drops any room message a socket of that
@@ -73,11 +74,7 @@ class Hub:
                 queue.put_nowait(int(message.get("reached", 0)))
             return
         if len(parts) == 2 and parts[0] == "user" and parts[1].isdigit():
-            user_id = int(parts[1])
-            reached = self._to_local_user(user_id, message)
-            token = message.get("ack")
-            if reached and isinstance(token, str):
-                await self.bus.publish(f"ack:{token}", {"reached": reached})
+            self._to_local_user(int(parts[1]), message)
             return
         if parts[0] != "session" or len(parts) not in (2, 3):
             log.warning("bus: message on unknown channel %s", channel)
@@ -140,8 +137,9 @@ class Hub:
     async def to_user_confirmed(
         self, user_id: int, message: dict[str, Any], timeout_s: float
     ) -> int:
-        """Every socket of that person, on any worker; how many it reached (0: no page open),
-        counted from the workers that answer within ``timeout_s``."""
+        """Every socket of that person, on any worker, with an ``ack`` token; how many of their
+        pages confirmed showing it (0: no such page open): the first confirmation within
+        ``timeout_s``, then any more within ``ACK_SETTLE_S``."""
         token = uuid.uuid4().hex
         queue: asyncio.Queue[int] = asyncio.Queue()
         self._acks[token] = queue
@@ -160,6 +158,10 @@ class Hub:
         finally:
             del self._acks[token]
         return reached
+
+    async def confirm(self, token: str) -> None:
+        """A page showed the message that carried ``ack`` ``token``: tell the worker waiting."""
+        await self.bus.publish(f"ack:{token}", {"reached": 1})
 
     async def end_logins(self, user_id: int, login_ids: list[int], reason: str) -> None:
         """Close the sockets of these logins of one person, on every worker. This worker's close

@@ -96,8 +96,15 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+class AlertShown(_Message):
+    """The page showed a ``supervisor_alert`` (its ``ack``): only then is the alert delivered."""
+
+    type: Literal["alert_shown"]
+    ack: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 Inbound = Annotated[
-    Join | Offer | Answer | Candidate | IceState | MediaState | Stats | Leave | Ping,
+    Join | Offer | Answer | Candidate | IceState | MediaState | Stats | Leave | Ping | AlertShown,
     Field(discriminator="type"),
 ]
 INBOUND_TYPES = (
@@ -110,6 +117,7 @@ INBOUND_TYPES = (
     "stats",
     "leave",
     "ping",
+    "alert_shown",
 )
 _inbound = TypeAdapter[Inbound](Inbound)
 
@@ -246,10 +254,19 @@ class Covered(_Message):
 
 
 class SupervisorAlert(_Message):
-    """To a facility's supervisors: paging ran out and nobody joined this request."""
+    """To a facility's supervisors: paging ran out and nobody joined this request (``alert``
+    ``exhausted``), or a contrast reaction with nobody supervising live paged every tier STAT
+    (``reaction``). ``round`` tells a session's alerts of one kind apart; ``facility`` and
+    ``room`` name the site (never the patient). A page that shows it answers ``alert_shown`` with
+    ``ack``: only that counts the alert as delivered in-app."""
 
     type: Literal["supervisor_alert"] = "supervisor_alert"
     session_id: str
+    alert: Literal["exhausted", "reaction"] = "exhausted"
+    round: int = 0
+    facility: str | None = None
+    room: str | None = None
+    ack: str | None = None
 
 
 class PagingUpdate(_Message):

@@ -39,6 +39,7 @@ from signaling.live.hub import LOGIN_ENDED, other
 from signaling.live.link_watch import LinkTicker, LinkWatch, describe
 from signaling.live.login_check import LoginCheck
 from signaling.live.protocol import (
+    AlertShown,
     Answer,
     Candidate,
     Covered,
@@ -80,6 +81,7 @@ from signaling.sessions.state import SessionState
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 512
+ALERT_ACKS_KEPT = 64  # alerts this socket handed its page and may still hear "shown" of
 ELIGIBILITY_REFRESH = timedelta(seconds=60)
 SOCKET_OPENED, SOCKET_CLOSED = "socket_opened", "socket_closed"
 LOGIN_ENDED_CLOSE: dict[Ended, tuple[CloseCode, str]] = {
@@ -148,6 +150,8 @@ class Connection:
         )
         self._announced = False  # heard its own ``socket_opened`` back from the bus
         self._newer: set[str] = set()  # later sockets of the same login, still open
+        # ``ack`` tokens of alerts handed to this page, oldest first: only these may be confirmed.
+        self._alert_acks: dict[str, None] = {}
 
     # --- outgoing ----------------------------------------------------------------------------
 
@@ -280,7 +284,31 @@ class Connection:
         elif kind == "covered":
             self.send(Covered(session_id=message["session_id"], by=message["by"]))
         elif kind == "alert":
-            self.send(SupervisorAlert(session_id=message["session_id"]))
+            self.send_supervisor_alert(message)
+
+    def send_supervisor_alert(self, message: dict[str, Any]) -> None:
+        """Hand a supervisors' alert to this page with its ``ack`` token; the page's
+        ``alert_shown`` confirms it (``confirm_alert``). A malformed one is logged, never shown."""
+        fields = ("session_id", "alert", "round", "facility", "room", "ack")
+        try:
+            alert = SupervisorAlert.model_validate(
+                {f: message[f] for f in fields if message.get(f) is not None}
+            )
+        except ValidationError as exc:
+            log.error("socket %s: a supervisor_alert that cannot be shown: %s", self.id, exc)
+            return
+        if alert.ack is not None:
+            self._alert_acks[alert.ack] = None
+            while len(self._alert_acks) > ALERT_ACKS_KEPT:
+                del self._alert_acks[next(iter(self._alert_acks))]
+        self.send(alert)
+
+    async def confirm_alert(self, token: str) -> None:
+        """The page showed an alert this socket handed it: the alert is delivered. A token this
+        socket never handed out (or already confirmed) confirms nothing."""
+        if token in self._alert_acks:
+            del self._alert_acks[token]
+            await self.hub.confirm(token)
 
     def on_lobby(self, message: dict[str, Any]) -> None:
         if message.get("facility_id") not in self.eligible:
@@ -348,6 +376,8 @@ class Connection:
     async def handle(self, message: Inbound) -> None:
         if isinstance(message, Ping):
             self.send(Pong())
+        elif isinstance(message, AlertShown):
+            await self.confirm_alert(message.ack)
         elif isinstance(message, Join):
             await self.join(message.session_id, resume=message.resume)
         elif self.session_id is None or self.role is None:

@@ -21,10 +21,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging import inbound
-from paging.engine import PAGING_PURPOSES, Page, Purpose
+from paging.engine import PAGING_PURPOSES, AlertKind, Page, Purpose, alert_kind
 from paging.policy import Channel
 from paging.store import pages
-from paging.twilio import TwilioCarrier, alert_text, is_accept_reply, sms_text, stat_sms_text
+from paging.twilio import (
+    TwilioCarrier,
+    alert_text,
+    is_accept_reply,
+    reaction_alert_text,
+    sms_text,
+    stat_sms_text,
+)
 from signaling.accounts.principal import load_principal
 from signaling.clock import utc_now
 from signaling.common.errors import InvalidInput, StandbyError, Unavailable
@@ -46,7 +53,8 @@ class PhoneSender:
     """The SMS or voice channel of the pager, through Twilio (or any Twilio-compatible server).
 
     The wording follows the page's purpose: an ordinary page, a STAT (a contrast reaction: site
-    and room, "needed now"), or the supervisors' alert. A call's words are its TwiML
+    and room, "needed now"), or the supervisors' alert (paging ran out, or a contrast reaction),
+    linking to their console. A call's words are its TwiML
     (``signaling.http.twilio_webhooks``), fetched when it is answered."""
 
     def __init__(
@@ -63,8 +71,10 @@ class PhoneSender:
         status = f"{self.base_url}/twilio/status/{page.id}"
         if self.channel is Channel.SMS:
             site = await self.sites.of(page.session_id)
-            if page.purpose == Purpose.ALERT:
-                text = alert_text(site.facility, f"{self.base_url}/")
+            if page.purpose == Purpose.ALERT and alert_kind(page.tier) == AlertKind.REACTION:
+                text = reaction_alert_text(site.facility, site.room, f"{self.base_url}/super")
+            elif page.purpose == Purpose.ALERT:
+                text = alert_text(site.facility, f"{self.base_url}/super")
             elif page.purpose == Purpose.STAT:
                 text = stat_sms_text(site.facility, site.room, f"{self.base_url}/rad")
             else:

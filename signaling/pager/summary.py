@@ -5,24 +5,37 @@ Names, channels, tiers and outcomes; never phone numbers (``address`` stays in t
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from paging.engine import Purpose
+from paging.engine import REACTION_ALERT_TIER, Purpose
 from paging.store import pages, runs
 from signaling.clock import iso_ms
 from signaling.storage.models import SessionAccept, User
 
 
 async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | None:
-    run = (await db.execute(select(runs).where(runs.c.session_id == session_id))).first()
-    if run is None:
-        return None
+    """What the pager did for one session (None: it was never paged)."""
+    return (await paging_summaries(db, [session_id])).get(session_id)
+
+
+async def paging_summaries(
+    db: AsyncSession, session_ids: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """``paging_summary`` of many sessions in three queries (a board of open sessions): by
+    session id, only those that were paged."""
+    if not session_ids:
+        return {}
+    wanted = list(session_ids)
+    found = (await db.execute(select(runs).where(runs.c.session_id.in_(wanted)))).all()
     rows = (
         await db.execute(
             select(
+                pages.c.session_id,
                 pages.c.user_id,
                 pages.c.user_name,
                 pages.c.channel,
@@ -34,7 +47,7 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
                 pages.c.created_at,
                 pages.c.sent_at,
             )
-            .where(pages.c.session_id == session_id)
+            .where(pages.c.session_id.in_(wanted))
             .order_by(pages.c.id)
         )
     ).all()
@@ -42,10 +55,32 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
         await db.execute(
             select(SessionAccept, User.full_name)
             .join(User, User.id == SessionAccept.user_id)
-            .where(SessionAccept.session_id == session_id)
+            .where(SessionAccept.session_id.in_(wanted))
             .order_by(SessionAccept.accepted_at)
         )
     ).all()
+    rows_of: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        rows_of[r.session_id].append(r)
+    accepts_of: dict[str, list[tuple[SessionAccept, str]]] = defaultdict(list)
+    for a, name in accepts:
+        accepts_of[a.session_id].append((a, name))
+    return {
+        run.session_id: _summary(run, rows_of[run.session_id], accepts_of[run.session_id])
+        for run in found
+    }
+
+
+def _alerted(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    return [
+        {"name": r.user_name, "channel": r.channel, "status": r.status, "detail": r.detail}
+        for r in rows
+    ]
+
+
+def _summary(
+    run: Row[Any], rows: Sequence[Row[Any]], accepts: Sequence[tuple[SessionAccept, str]]
+) -> dict[str, Any]:
     alerts = [r for r in rows if r.purpose == Purpose.ALERT]
     rows = [r for r in rows if r.purpose != Purpose.ALERT]
     return {
@@ -83,8 +118,10 @@ async def paging_summary(db: AsyncSession, session_id: str) -> dict[str, Any] | 
             }
             for a, name in accepts
         ],
-        "supervisors_alerted": [
-            {"name": r.user_name, "channel": r.channel, "status": r.status, "detail": r.detail}
-            for r in alerts
-        ],
+        # told that paging ran out (the technologist's "supervisors alerted")
+        "supervisors_alerted": _alerted([r for r in alerts if r.tier != REACTION_ALERT_TIER]),
+        # told that a contrast reaction paged every tier STAT
+        "supervisors_told_of_reaction": _alerted(
+            [r for r in alerts if r.tier == REACTION_ALERT_TIER]
+        ),
     }

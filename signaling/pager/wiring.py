@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from paging.carrier import CarrierError
-from paging.engine import Engine, Page, Purpose, Sender
+from paging.engine import Engine, Page, Purpose, Sender, alert_kind
 from paging.policy import Channel
 from signaling.common.switchboard import Switchboard
 from signaling.pager.directory_view import ServiceDirectory
@@ -27,11 +27,13 @@ NO_PAGE_OPEN = "not delivered: no Standby page open"
 class InAppSender:
     """The in-app channel: a ``page`` message to every open console of the person, any worker.
 
-    An alert (paging ran out) counts as sent only when it reached an open page of the person: a
-    supervisor with no Standby page open was not alerted, and the technologist must not be told
-    they were. (A page to a radiologist is sent to the lobby's consoles as before: their tiers
-    page them by SMS and voice too.) A STAT page says so (``stat``) and names the facility and
-    room, so a console shows the alarm even for a request it does not list."""
+    A supervisors' alert (paging ran out, or a contrast reaction's STAT) counts as sent only when
+    an open page of the person confirmed that it showed it (the supervisor's console, ``/super``,
+    does; a page that does not show alerts stays silent): a supervisor with no such page open was
+    not alerted, and the technologist must not be told they were. It names its kind, facility and
+    room. (A page to a radiologist is sent to the lobby's consoles as before: their tiers page
+    them by SMS and voice too.) A STAT page says so (``stat``) and names the facility and room,
+    so a console shows the alarm even for a request it does not list."""
 
     def __init__(self, hub: Switchboard, db: SessionFactory) -> None:
         self.hub = hub
@@ -39,9 +41,16 @@ class InAppSender:
 
     async def send(self, page: Page) -> str:
         if page.purpose == Purpose.ALERT:
-            reached = await self.hub.to_user_confirmed(
-                page.user_id, {"kind": "alert", "session_id": page.session_id}, ALERT_CONFIRM_S
-            )
+            site = await self.sites.of(page.session_id)
+            alert = {
+                "kind": "alert",
+                "session_id": page.session_id,
+                "alert": alert_kind(page.tier),
+                "round": page.round,
+                "facility": site.facility,
+                "room": site.room,
+            }
+            reached = await self.hub.to_user_confirmed(page.user_id, alert, ALERT_CONFIRM_S)
             if not reached:
                 raise CarrierError(NO_PAGE_OPEN, retryable=False)
         elif page.purpose == Purpose.STAT:
@@ -59,7 +68,7 @@ class InAppSender:
             await self.hub.to_user(
                 page.user_id, {"kind": "page", "session_id": page.session_id, "tier": page.tier}
             )
-        return f"in-app:{page.key}"
+        return f"in-app:{page.id}"  # (the row's id: a key may outgrow carrier_ref's 64 characters)
 
 
 def make_pager(

@@ -231,6 +231,7 @@ _SAID = {
     "ice_connected": "connected (ICE)",
     "media_verified": "media verified",
     "media_lost": "media lost",
+    "alert_acknowledged": "acknowledged the supervisors' alert",
     Kind.EXAM: "saved the exam",
     Kind.CHECKLIST: "confirmed the checklist",
     Kind.INJECTION: "recorded the injection",

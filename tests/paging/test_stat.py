@@ -14,7 +14,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paging.carrier import CarrierError
-from paging.engine import STAT_AGAIN_AFTER, Engine, Page, Purpose, Recipient, Skip
+from paging.engine import (
+    ALERT_TIER,
+    REACTION_ALERT_TIER,
+    STAT_AGAIN_AFTER,
+    AlertKind,
+    Engine,
+    Page,
+    Purpose,
+    Recipient,
+    Skip,
+    alert_kind,
+)
 from paging.policy import Channel, EscalationPolicy, Target, TargetKind, Tier
 from paging.store import pages, runs, timers
 from paging.twilio import TwilioCarrier, sms_text, stat_sms_text
@@ -261,13 +272,13 @@ async def test_escalation_goes_on_after_a_stat_until_the_supervisors_are_told(
     alerted."""
     await stat(db, rig, 2)
     await rig.engine.advance(at(41.9))
-    assert len(fake.messages) == 3
+    assert [m.to for m in fake.messages[3:]] == ["+15550000009"]  # the STAT's reaction alert
     await rig.engine.advance(at(42))
     followed = [p for p in rig.in_app.sent if p.round == 2]
     assert [(p.user_name, p.purpose) for p in followed] == [("Dr Ray Diaz", Purpose.STAT)]
     await rig.engine.advance(at(52))
-    assert [m.to for m in fake.messages[3:]] == [PATEL.mobile]
-    assert fake.messages[3].body.startswith("STAT: contrast reaction at")
+    assert [m.to for m in fake.messages[4:]] == [PATEL.mobile]
+    assert fake.messages[4].body.startswith("STAT: contrast reaction at")
     assert fake.calls[3:] == []  # the backup's tier pages by SMS only
     await rig.engine.advance(at(62))
     await rig.engine.advance(at(82))
@@ -364,8 +375,10 @@ async def test_a_stat_whose_directory_fails_is_fired_by_the_loop(
     assert fake.messages == []
     people.fail = False
     await engine.advance(at(2.05))
-    assert len(fake.messages) == 3
-    assert {p.purpose for p in in_app.sent if p.round == 1} == {Purpose.STAT}
+    assert sorted(m.to for m in fake.messages) == sorted(
+        [*(p.mobile for p in (DIAZ, PATEL, REEF) if p.mobile), "+15550000009"]
+    )  # and the supervisor's reaction alert, written when the STAT finally fired
+    assert {p.purpose for p in in_app.sent if p.round == 1} == {Purpose.STAT, Purpose.ALERT}
 
 
 async def test_a_stat_with_nobody_to_page_tells_the_supervisors_at_once(
@@ -379,7 +392,22 @@ async def test_a_stat_with_nobody_to_page_tells_the_supervisors_at_once(
         assert await engine.stat(s, session_id, T0, facility_id=1, policy=three_tiers()) == []
     await engine.advance(at(0))
     assert await run_of(db, session_id) == ("stopped", "exhausted")
-    assert [m.to for m in fake.messages] == ["+15550000009"]
+    # told twice at once: a reaction summoned help, and nobody could be paged
+    assert [m.to for m in fake.messages] == ["+15550000009", "+15550000009"]
+    async with db() as s:
+        rows = (
+            await s.execute(
+                select(pages.c.tier, pages.c.channel, pages.c.status)
+                .where(pages.c.session_id == session_id, pages.c.purpose == Purpose.ALERT)
+                .order_by(pages.c.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (REACTION_ALERT_TIER, "in_app", "skipped"),  # (in-app is not configured here)
+        (REACTION_ALERT_TIER, "sms", "sent"),
+        (ALERT_TIER, "in_app", "skipped"),
+        (ALERT_TIER, "sms", "sent"),
+    ]
 
 
 async def test_a_refused_number_fails_only_its_own_stat_page(
@@ -405,3 +433,70 @@ async def test_a_refused_number_fails_only_its_own_stat_page(
         )
     assert statuses.count(("sms", "failed")) == 3
     assert statuses.count(("voice", "skipped")) == 4  # voice is not configured here
+
+
+async def test_a_stat_alerts_the_facilitys_supervisors_as_a_reaction(
+    db: async_sessionmaker[AsyncSession], rig: Rig, fake: FakeTwilio
+) -> None:
+    """With the STAT, in its transaction, the facility's supervisor gets a durable alert in-app
+    and by SMS through the outbox, marked as a reaction (its own tier) with the STAT's round; a
+    second STAT after STAT_AGAIN_AFTER is a second alert, one within it none."""
+    await stat(db, rig, 2)
+    async with db() as s:
+        rows = (
+            await s.execute(
+                select(pages.c.user_name, pages.c.channel, pages.c.tier, pages.c.round)
+                .where(pages.c.session_id == rig.session_id, pages.c.purpose == Purpose.ALERT)
+                .order_by(pages.c.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("Sue Pier", "in_app", REACTION_ALERT_TIER, 1),
+        ("Sue Pier", "sms", REACTION_ALERT_TIER, 1),
+    ]
+    assert alert_kind(rows[0].tier) == AlertKind.REACTION
+    await rig.engine.advance(at(2))
+    alerts = [p for p in rig.in_app.sent if p.purpose == Purpose.ALERT]
+    assert [(p.user_name, p.tier, p.round) for p in alerts] == [("Sue Pier", -2, 1)]
+    assert [m.to for m in fake.messages[3:]] == ["+15550000009"]
+    await stat(db, rig, 5)  # within STAT_AGAIN_AFTER: no STAT, no alert
+    later = 2 + STAT_AGAIN_AFTER.total_seconds() + 1
+    await stat(db, rig, later)
+    async with db() as s:
+        rounds = sorted(
+            set(
+                await s.scalars(
+                    select(pages.c.round).where(
+                        pages.c.session_id == rig.session_id, pages.c.purpose == Purpose.ALERT
+                    )
+                )
+            )
+        )
+    assert rounds == [1, 3]
+
+
+async def test_running_out_twice_alerts_the_supervisors_twice(
+    db: async_sessionmaker[AsyncSession], rig: Rig
+) -> None:
+    """Paging ran out, a radiologist joined late and lost the link, paging ran out again: a second
+    exhausted alert, under a round of its own (the first one's keys are not written twice)."""
+    await rig.engine.advance(at(40))  # the three tiers, then 20 s: run out
+    assert await run_of(db, rig.session_id) == ("stopped", "exhausted")
+    async with db() as s, s.begin():
+        await rig.engine.stop(s, rig.session_id, "joined", at(50))
+    async with db() as s, s.begin():
+        assert await rig.engine.repage(s, rig.session_id, at(60), "media lost")
+    await rig.engine.advance(at(100))
+    assert await run_of(db, rig.session_id) == ("stopped", "exhausted")
+    async with db() as s:
+        groups = sorted(
+            set(
+                (r.tier, r.round)
+                for r in await s.execute(
+                    select(pages.c.tier, pages.c.round).where(
+                        pages.c.session_id == rig.session_id, pages.c.purpose == Purpose.ALERT
+                    )
+                )
+            )
+        )
+    assert groups == [(ALERT_TIER, 1), (ALERT_TIER, 2)]

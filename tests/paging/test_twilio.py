@@ -25,6 +25,7 @@ from paging.twilio import (
     TwilioSettings,
     gather_twiml,
     is_accept_reply,
+    reaction_alert_text,
     say_twiml,
     sms_text,
     valid_signature,
@@ -521,3 +522,18 @@ def test_settings_refuse_incomplete_accounts(overrides: dict[str, object], compl
     """An enabled account needs a real SID, a token, an E.164 sender and an http(s) base URL."""
     with pytest.raises(ValidationError, match=complaint):
         settings(**overrides)
+
+
+def test_the_reaction_alert_sms_shortens_names_never_the_link() -> None:
+    """Very long site names are shortened so the supervisors' reaction alert fits two segments;
+    the link to their console is kept whole."""
+    link = "https://standby.example.org/super"
+    text = reaction_alert_text("North " * 40, "CT Room " * 20, link)
+    assert len(text) <= 320
+    assert text.startswith("Standby ALERT: contrast reaction at North North")
+    assert text.endswith(f"every radiologist tier was paged STAT. Open {link}")
+    short = reaction_alert_text("Lakeside Imaging", "CT A", link)
+    assert short == (
+        "Standby ALERT: contrast reaction at Lakeside Imaging, CT A. Nobody was supervising live; "
+        f"every radiologist tier was paged STAT. Open {link}"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,7 +22,8 @@ from playwright.async_api import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.storage.models import SessionEvent, SupervisionSession
+from signaling.accounts.passwords import hash_password
+from signaling.storage.models import SessionEvent, SupervisionSession, User
 from tests.live import PASSWORD, LiveServer, api, login
 from tests.web.pages import Pages
 
@@ -409,14 +410,27 @@ async def test_login_errors_are_shown(server: LiveServer, pages: Pages) -> None:
     watched.check()
 
 
-async def test_a_role_without_console_is_told_so(server: LiveServer, pages: Pages) -> None:
+async def test_an_account_without_a_console_role_is_told_so(
+    server: LiveServer, pages: Pages, db_session: AsyncSession
+) -> None:
+    """Every role has a console now (supervisors and admins: /super); an account holding none is
+    told so after signing in, and may sign out."""
+    db_session.add(
+        User(
+            username="norole",
+            full_name="No Role",
+            password_hash=hash_password(PASSWORD),
+            created_at=datetime.now(UTC),
+        )
+    )
+    await db_session.commit()
     watched = await pages.open()
     page = watched.page
     await page.goto("/login")
-    await page.fill("#username", "super")
+    await page.fill("#username", "norole")
     await page.fill("#password", PASSWORD)
     await page.click("#sign-in")
-    await expect(page.locator("#login-info")).to_contain_text("no console yet")
+    await expect(page.locator("#login-info")).to_contain_text("no role with a console")
     await expect(page.locator("#sign-out")).to_be_visible()
     await page.click("#sign-out")
     await expect(page.locator("#login-form")).to_be_visible()

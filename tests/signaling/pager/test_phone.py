@@ -228,17 +228,23 @@ async def test_running_out_alerts_the_facilitys_supervisors(
     phone_server: LiveServer, fake_twilio: FakeTwilio
 ) -> None:
     """Nobody joins at PORT: at T+4 s paging runs out, the technologist sees it, and the facility's
-    supervisor gets an SMS (site and link, no patient information) and a live in-app alert."""
+    supervisor gets an SMS (site and link to their console, no patient information) and a live
+    in-app alert, delivered because the page said it showed it."""
     async with connect(phone_server, await login(phone_server, "superport")) as console:
         await console.expect("hello")
         tech, session = await port_request(phone_server)
         await fake_twilio.expect_sms(HARBOR)
         alert = await console.expect("supervisor_alert", timeout=10)
-        assert alert == {"type": "supervisor_alert", "session_id": session["id"]}
+        assert set(alert) == {"type", "session_id", "alert", "round", "facility", "room", "ack"}
+        assert (alert["session_id"], alert["alert"]) == (session["id"], "exhausted")
+        assert (alert["facility"], alert["room"]) == ("Port Imaging", "CT Port")
+        await console.send({"type": "alert_shown", "ack": alert["ack"]})
+        await asyncio.sleep(0.3)  # (the confirmation on its way back before the socket closes)
     sms = await fake_twilio.expect_sms(PIER, timeout=5)
     assert "Port Imaging" in sms.body
     assert "ACC-SECRET-77" not in sms.body
     assert sms.body.startswith("Standby ALERT")
+    assert sms.body.endswith(f"Open {phone_server.url}/super")
     summary = await paging_summary(phone_server, tech, session["id"])
     assert summary["exhausted"] is True
     alerts = await settled_alerts(phone_server, tech, session["id"])
@@ -266,13 +272,19 @@ async def settled_alerts(server: LiveServer, token: str, session_id: str) -> lis
 async def test_an_in_app_alert_with_no_page_open_is_not_counted_as_alerting(
     phone_server: LiveServer, fake_twilio: FakeTwilio
 ) -> None:
-    """Paging runs out at PORT while its supervisor has no Standby page open: the in-app alert is
-    recorded as not delivered (the technologist is not told she was alerted that way); the SMS that
-    reached the carrier still counts."""
-    tech, session = await port_request(phone_server)
-    await fake_twilio.expect_sms(HARBOR)
-    await fake_twilio.expect_sms(PIER, timeout=10)
-    by_channel = {a["channel"]: a for a in await settled_alerts(phone_server, tech, session["id"])}
+    """Paging runs out at PORT while its supervisor has no Standby page open that shows alerts
+    (a socket that receives the alert but never says it showed it counts for nothing): the
+    in-app alert is recorded as not delivered (the technologist is not told she was alerted that
+    way); the SMS that reached the carrier still counts."""
+    async with connect(phone_server, await login(phone_server, "superport")) as silent:
+        await silent.expect("hello")
+        tech, session = await port_request(phone_server)
+        await fake_twilio.expect_sms(HARBOR)
+        await fake_twilio.expect_sms(PIER, timeout=10)
+        assert (await silent.expect("supervisor_alert"))["session_id"] == session["id"]
+        by_channel = {
+            a["channel"]: a for a in await settled_alerts(phone_server, tech, session["id"])
+        }
     assert by_channel["in_app"]["status"] == "failed"
     assert by_channel["in_app"]["detail"] == "not delivered: no Standby page open"
     assert by_channel["sms"]["status"] == "sent"
