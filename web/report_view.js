@@ -58,6 +58,12 @@ function day(iso) {
   return Number.isFinite(t) ? new Date(t).toISOString().slice(0, 10) : String(iso || "");
 }
 
+/** The last day a period covers: its end is exclusive. */
+function lastDay(iso) {
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? new Date(t - 1).toISOString().slice(0, 10) : String(iso || "");
+}
+
 function cardNode(card) {
   const [change, trend] = cardChange(card);
   return el(
@@ -69,7 +75,7 @@ function cardNode(card) {
   );
 }
 
-function tableNode(table) {
+function tableNode(table, index) {
   const head = el(
     "tr",
     {},
@@ -84,10 +90,13 @@ function tableNode(table) {
       ),
     ),
   );
+  // Long reports have a dozen tables: the first is open, the others one click away, each with
+  // its row count, so the cards and charts stay in view.
+  const count = `${table.rows.length.toLocaleString("en-US")} ${table.rows.length === 1 ? "row" : "rows"}`;
   return el(
-    "section",
-    { class: "report-table", dataset: { key: table.key } },
-    el("h3", {}, table.title),
+    "details",
+    { class: "report-table", dataset: { key: table.key }, open: index === 0 },
+    el("summary", {}, el("h3", {}, table.title), el("span", { class: "hint report-rows" }, count)),
     el(
       "div",
       { class: "sup-table-wrap" },
@@ -96,18 +105,21 @@ function tableNode(table) {
   );
 }
 
-/** Draw ``report`` into ``root`` (replacing what was there); returns root. */
-export function renderReport(report, root) {
+/** Draw ``report`` into ``root`` (replacing what was there), with ``options.afterCards`` (nodes,
+ * e.g. its charts) between the cards and the tables, and ``options.period`` (words for the dates
+ * asked for; else the report's UTC dates); returns root. */
+export function renderReport(report, root, options = {}) {
   const facilities = (report.facilities || []).join(", ") || "no facility";
   root.replaceChildren(
     el(
       "header",
       { class: "report-head" },
       el("h3", { class: "report-title" }, report.title),
-      el("p", { class: "hint" }, `${day(report.start)} to ${day(report.end)} · ${facilities}`),
+      el("p", { class: "hint" }, `${options.period || `${day(report.start)} to ${lastDay(report.end)}`} · ${facilities}`),
     ),
     el("div", { class: "report-cards" }, (report.cards || []).map(cardNode)),
-    ...(report.tables || []).map(tableNode),
+    ...(options.afterCards || []),
+    ...(report.tables || []).map((table, index) => tableNode(table, index)),
     el("ul", { class: "report-notes", hidden: !(report.notes && report.notes.length) },
       (report.notes || []).map((n) => el("li", {}, n))),
   );

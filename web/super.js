@@ -30,6 +30,7 @@ import {
   VIA,
 } from "./common.js";
 import { renderReport } from "./report_view.js";
+import { openReports } from "./reports_tab.js";
 
 export { renderReport };
 
@@ -139,6 +140,7 @@ function showSection() {
   }
   document.body.dataset.section = section;
   if (section === "sessions" && !$("sessions-rows").childElementCount) ensureChoices().then(() => loadSessions());
+  if (section === "reports") ensureChoices().then(() => openReports(choices));
 }
 
 window.addEventListener("hashchange", showSection);
