@@ -27,10 +27,11 @@ def _change(card: Card) -> str:
     change = card.change
     if change is None:
         return ""
+    # round(...) + 0.0: a change too small to show is +0.0, never -0.0
     if card.unit == "share":
-        return f"{100 * change:+.1f} pt"
+        return f"{round(100 * change, 1) + 0.0:+.1f} pt"
     if card.unit == "seconds":
-        return f"{change:+.1f} s"
+        return f"{round(change, 1) + 0.0:+.1f} s"
     return f"{change:+g}"
 
 
