@@ -24,18 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.engine import TimerKind
 from paging.store import timers
+from signaling.reports import sessions_in, tuning
 from signaling.reports.percentiles import is_postgres
 from signaling.reports.scope import Scope
 from signaling.reports.selection import (
     BEFORE,
     NOW,
     Window,
-    ended_in,
-    facility_names,
     label,
     open_note,
     per_1000,
-    prepare,
+    rounded,
     seconds,
     share,
     window,
@@ -107,8 +106,8 @@ async def _counts(db: AsyncSession, w: Window) -> dict[str, dict[int, Counts]]:
             unjoined_before_exhausted=int(n) - int(joined_n),  # less those found no one, below
             joined=int(joined_n),
             never_verified=int(never),
-            joined_s=float(j_s or 0.0),
-            verified_s=float(v_s or 0.0),
+            joined_s=rounded(float(j_s or 0.0), 1) or 0.0,
+            verified_s=rounded(float(v_s or 0.0), 1) or 0.0,
         )
     until = await written_until(db, w)
     if until is None:
@@ -144,9 +143,10 @@ async def _counts(db: AsyncSession, w: Window) -> dict[str, dict[int, Counts]]:
     return found
 
 
-def _gap_rows(db: AsyncSession, scope: Scope) -> Select[Any]:
-    """(session, cause or NULL, seconds) for every gap of the stored coverage, under each cause."""
-    where = [*ended_in(db, scope), S.joined_at.is_not(None), S.link_gap_count > 0]
+def _gap_rows(db: AsyncSession, w: Window) -> Select[Any]:
+    """(session, cause or NULL, seconds) for every gap of the stored coverage, under each cause,
+    of the sessions of this period (not the previous one)."""
+    where = [*w.where, w.period, S.joined_at.is_not(None), S.link_gap_count > 0]
     if is_postgres(db):
         g = func.json_array_elements(S.coverage["gaps"]).table_valued(column("value", JSON))
         gaps = g.lateral("g")
@@ -166,8 +166,8 @@ def _gap_rows(db: AsyncSession, scope: Scope) -> Select[Any]:
     )
 
 
-async def _gaps(db: AsyncSession, scope: Scope) -> dict[str, tuple[int, float, int]]:
-    sub = _gap_rows(db, scope).subquery()
+async def _gaps(db: AsyncSession, w: Window) -> dict[str, tuple[int, float, int]]:
+    sub = _gap_rows(db, w).subquery()
     rows = await db.execute(
         select(
             sub.c.cause,
@@ -199,8 +199,9 @@ def _total(counts: dict[int, Counts]) -> Counts:
 
 async def figures(db: AsyncSession, scope: Scope) -> tuple[Figures, Counts]:
     """What the report says about the scope's period, and the previous period's totals."""
-    counts = await _counts(db, window(db, scope))
-    now = Figures(_total(counts[NOW]), counts[NOW], await _gaps(db, scope))
+    w = await window(db, scope)
+    counts = await _counts(db, w)
+    now = Figures(_total(counts[NOW]), counts[NOW], await _gaps(db, w))
     return now, _total(counts[BEFORE])
 
 
@@ -346,7 +347,7 @@ async def _facility_table(db: AsyncSession, figures: Figures) -> Table:
 async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
     """Coverage of ``scope`` (ended sessions requested in its period), cards and cancellations
     against the previous period of the same length."""
-    await prepare(db)
+    await tuning.for_aggregates(db)
     current, before = await figures(db, scope)
     notes = [
         "Found no one: ended without a join after paging ran out and the supervisors were alerted.",
@@ -359,7 +360,7 @@ async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
         title=TITLE,
         start=scope.period.start,
         end=scope.period.end,
-        facilities=await facility_names(db, scope),
+        facilities=await sessions_in.facility_names(db, scope),
         cards=_cards(current.total, before),
         tables=(
             _cancel_table(current.total, before),

@@ -32,6 +32,7 @@ from signaling.reports.selection import (
     NOW,
     Window,
     label,
+    rounded,
     seconds,
     window,
     written_until,
@@ -150,9 +151,9 @@ async def _accepts(db: AsyncSession, w: Window, until: datetime, f: Periods) -> 
             if n:
                 _add(outcomes, _accept_outcome(reason, was_joined), n)
     for (period, ch), values in found.percentiles.items():
-        f[label(period)].to_accept[ch] = values
+        f[label(period)].to_accept[ch] = [rounded(v) for v in values]
     for (period,), values in found.rolled_up.items():
-        f[label(period)].to_accept_all = values
+        f[label(period)].to_accept_all = [rounded(v) for v in values]
 
 
 async def _tiers(db: AsyncSession, w: Window, until: datetime, f: Periods) -> None:
@@ -202,13 +203,13 @@ async def _repages(db: AsyncSession, w: Window, until: datetime, f: Periods) -> 
             "rejoined": int(rejoined),
         }
     for (period, reason), values in found.percentiles.items():
-        f[label(period)].to_rejoin[reason] = values
+        f[label(period)].to_rejoin[reason] = [rounded(v) for v in values]
 
 
 async def figures(db: AsyncSession, scope: Scope) -> Periods:
     """Everything the report says about the scope's period (``NOW``) and the previous one
     (``BEFORE``), counted in the database, one pass per table."""
-    w = window(db, scope)
+    w = await window(db, scope)
     found = {NOW: Figures(), BEFORE: Figures()}
     until = await written_until(db, w)
     if until is None:

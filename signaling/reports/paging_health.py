@@ -10,9 +10,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.reports import sessions_in, tuning
 from signaling.reports.paging_figures import Figures, figures
 from signaling.reports.scope import Scope
-from signaling.reports.selection import BEFORE, NOW, facility_names, open_note, prepare, share
+from signaling.reports.selection import BEFORE, NOW, open_note, share
 from signaling.reports.shape import Card, Column, Report, Table, Value
 
 KEY = "paging_health"
@@ -211,7 +212,7 @@ def _skip_table(f: Figures) -> Table:
 async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
     """Paging health of ``scope`` (ended sessions requested in its period), cards against the
     previous period of the same length."""
-    await prepare(db)
+    await tuning.for_aggregates(db)
     both = await figures(db, scope)
     current, before = both[NOW], both[BEFORE]
     notes = [
@@ -225,7 +226,7 @@ async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
         title=TITLE,
         start=scope.period.start,
         end=scope.period.end,
-        facilities=await facility_names(db, scope),
+        facilities=await sessions_in.facility_names(db, scope),
         cards=_cards(current, before),
         tables=(
             _channel_table(current),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.reports.grouped import percentiles_by
 from signaling.reports.scope import Scope
-from signaling.reports.selection import BEFORE, NOW, label, seconds, window
+from signaling.reports.selection import BEFORE, NOW, label, rounded, seconds, window
 from signaling.storage.models import RecordReaction, SupervisionSession
 
 S, RR = SupervisionSession, RecordReaction
@@ -113,7 +113,7 @@ async def figures(db: AsyncSession, scope: Scope) -> dict[str, Figures]:
     """Everything the report says about the scope's period (``NOW``) and the previous one
     (``BEFORE``), counted in the database, one pass per question."""
     found = {NOW: Figures(), BEFORE: Figures()}
-    w = window(db, scope)
+    w = await window(db, scope)
     agent = _agent()
     for period, fid, ac, *rest in await db.execute(
         select(w.period, S.facility_id, agent, *_exam_columns())
@@ -148,12 +148,12 @@ async def figures(db: AsyncSession, scope: Scope) -> dict[str, Figures]:
     waited = seconds(db, RR.onset_at, RR.intervened_at)
     onset = select(w.period, waited).join(S, S.id == RR.session_id).where(*w.where)
     for (period,), values in (await percentiles_by(db, onset, QS)).items():
-        found[label(period)].intervention = values
+        found[label(period)].intervention = [rounded(v) for v in values]
     by_severity = select(w.period, severity, waited).join(S, S.id == RR.session_id)
     for (period, sev), values in (
         await percentiles_by(db, by_severity.where(*w.where), QS)
     ).items():
-        found[label(period)].by_severity[sev] = values
+        found[label(period)].by_severity[sev] = [rounded(v) for v in values]
     for period, *rest in await db.execute(
         select(w.period, *_exam_columns())
         .where(*w.where, S.id.in_(select(RR.session_id)))

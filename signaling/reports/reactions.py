@@ -22,16 +22,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.reports import sessions_in, tuning
 from signaling.reports.reaction_figures import NOT_GRADED, Exams, Figures, figures
 from signaling.reports.reference_rates import REFERENCE_RATES, ReferenceRate, reference
 from signaling.reports.scope import Scope
 from signaling.reports.selection import (
     BEFORE,
     NOW,
-    facility_names,
     open_note,
     per_1000,
-    prepare,
     share,
 )
 from signaling.reports.shape import Card, Column, Report, Table, Value
@@ -310,7 +309,7 @@ def _notes(f: Figures) -> list[str]:
 async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
     """Reactions of ``scope`` (ended sessions requested in its period), cards against the
     previous period of the same length."""
-    await prepare(db)
+    await tuning.for_aggregates(db)
     both = await figures(db, scope)
     current, before = both[NOW], both[BEFORE]
     names = dict((await db.execute(select(Facility.id, Facility.name))).all())
@@ -319,7 +318,7 @@ async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
         title=TITLE,
         start=scope.period.start,
         end=scope.period.end,
-        facilities=await facility_names(db, scope),
+        facilities=await sessions_in.facility_names(db, scope),
         cards=_cards(current, before),
         tables=(
             _rate_table(current),

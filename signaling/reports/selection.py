@@ -1,8 +1,12 @@
-"""Which sessions a report counts: those of the scope's facilities requested in its period that have
-ended, narrowed by its filters. Sessions still open are left out and said so in a note.
+"""Which sessions the paging health, coverage and reactions reports count: those of the scope's
+facilities requested in its period that have ended, narrowed by its filters (as
+``sessions_in`` reads them for every report). Sessions still open are left out and said so.
 
-A report reads its period and the previous one (its cards' comparison) in one pass over each table
-(``Window``): each row is labelled with the period it falls in (``NOW`` or ``BEFORE``)."""
+These reports read their period and the previous one (their cards' comparison) in one pass over
+each table (``Window``): each row is labelled with the period it falls in (``NOW`` or
+``BEFORE``). The latency band is judged in SQL on PostgreSQL; on SQLite, whose ``julianday``
+arithmetic could put a join of exactly 30 s on the wrong side, on the exact datetimes in Python,
+the sessions it keeps then named by id."""
 
 from __future__ import annotations
 
@@ -10,24 +14,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.reports import sessions_in
 from signaling.reports.percentiles import is_postgres, seconds_between
-from signaling.reports.scope import BAND_LIMITS_S, Band, Scope
-from signaling.storage.models import Facility, Room, SupervisionSession
+from signaling.reports.scope import BAND_LIMITS_S, Band, Scope, band_of
+from signaling.sessions.state import SessionState
+from signaling.storage.models import Room, SupervisionSession
 
 S = SupervisionSession
-ENDED = "ended"
+ENDED = SessionState.ENDED.value
 NOW, BEFORE = "now", "before"
 # How long after the last session of a window ended a row of it may still be written (a page's
-# status from a carrier's late callback): bounds the pager's rows a report reads by their times.
+# status from a carrier's late callback, the workers' clocks): bounds the rows of the pager and of
+# the accepts a report reads by their own times.
 SLACK = timedelta(hours=1)
 
 
 def seconds(db: AsyncSession, start: Any, end: Any) -> ColumnElement[float]:
     """``percentiles.seconds_between`` over ORM attributes or any columns."""
-    return seconds_between(db, start, end)
+    return seconds_between(db, sessions_in.column(start), sessions_in.column(end))
+
+
+def rounded(value: float | None, places: int = 3) -> float | None:
+    """Seconds as the reports show them (to the millisecond: both databases agree to far better;
+    sums of many to the tenth)."""
+    return None if value is None else round(float(value), places)
 
 
 def _band(db: AsyncSession, band: Band) -> ColumnElement[bool]:
@@ -40,14 +53,16 @@ def _band(db: AsyncSession, band: Band) -> ColumnElement[bool]:
     return and_(S.joined_at.is_not(None), latency >= low, latency < high)
 
 
-def _conditions(
+async def _conditions(
     db: AsyncSession, scope: Scope, start: datetime, end: datetime
 ) -> list[ColumnElement[bool]]:
+    """The ended sessions of ``scope``'s facilities and filters requested in [start, end)."""
     f = scope.filters
     where: list[ColumnElement[bool]] = [
         S.facility_id.in_(sorted(scope.facility_ids)),
         S.requested_at >= start,
         S.requested_at < end,
+        S.state == ENDED,
     ]
     if f.room_ids is not None:
         where.append(S.room_id.in_(sorted(f.room_ids)))
@@ -57,19 +72,17 @@ def _conditions(
         where.append(S.radiologist_id == f.radiologist_id)
     if f.outcome is not None:
         where.append(S.outcome == f.outcome)
-    if f.band is not None:
+    if f.band is not None and is_postgres(db):
         where.append(_band(db, f.band))
+    elif f.band is not None:
+        rows = await db.execute(select(S.id, S.requested_at, S.joined_at).where(*where))
+        kept = [
+            sid
+            for sid, requested, joined in rows
+            if band_of(sessions_in.exact_latency_s(requested, joined)) is f.band
+        ]
+        where.append(S.id.in_(kept))
     return where
-
-
-def in_scope(db: AsyncSession, scope: Scope) -> list[ColumnElement[bool]]:
-    """Conditions on ``SupervisionSession`` for the scope's sessions, open or ended."""
-    return _conditions(db, scope, scope.period.start, scope.period.end)
-
-
-def ended_in(db: AsyncSession, scope: Scope) -> list[ColumnElement[bool]]:
-    """Conditions for the sessions a report counts: the scope's, ended."""
-    return [*in_scope(db, scope), S.state == ENDED]
 
 
 @dataclass(frozen=True)
@@ -89,9 +102,9 @@ def label(in_this_period: object) -> str:
     return NOW if in_this_period else BEFORE
 
 
-def window(db: AsyncSession, scope: Scope) -> Window:
+async def window(db: AsyncSession, scope: Scope) -> Window:
     start = scope.previous().period.start
-    where = [*_conditions(db, scope, start, scope.period.end), S.state == ENDED]
+    where = await _conditions(db, scope, start, scope.period.end)
     return Window(where, S.requested_at >= scope.period.start, start, scope.period.end)
 
 
@@ -99,39 +112,17 @@ async def written_until(db: AsyncSession, w: Window) -> datetime | None:
     """A time after which no row of the window's sessions is written (the last end plus
     ``SLACK``); None when the window has no session. A row of a session is written between its
     request and its end, so the pager's rows are read by time range, not by every session id."""
-    last = await db.scalar(select(func.max(S.ended_at)).where(*w.where))
+    last: datetime | None = await db.scalar(select(func.max(S.ended_at)).where(*w.where))
     return None if last is None else last + SLACK
 
 
-async def prepare(db: AsyncSession) -> None:
-    """Before a report's queries: no JIT on PostgreSQL for this transaction. Compiling a report's
-    few large aggregates takes longer than running them (0.3 to 0.8 s each, measured)."""
-    if is_postgres(db):
-        await db.execute(text("SET LOCAL jit = off"))
-
-
-async def still_open(db: AsyncSession, scope: Scope) -> int:
-    count = await db.scalar(
-        select(func.count()).select_from(S).where(*in_scope(db, scope), S.state != ENDED)
-    )
-    return int(count or 0)
-
-
 async def open_note(db: AsyncSession, scope: Scope) -> tuple[str, ...]:
-    """The note every report carries when sessions of its period are still open."""
-    n = await still_open(db, scope)
+    """The note these reports carry when sessions of their period are still open (in the words
+    of the other reports)."""
+    n = await sessions_in.still_open(db, scope)
     if not n:
         return ()
-    return (f"{n} still open: not counted until they end.",)
-
-
-async def facility_names(db: AsyncSession, scope: Scope) -> tuple[str, ...]:
-    names = await db.scalars(
-        select(Facility.name)
-        .where(Facility.id.in_(sorted(scope.facility_ids)))
-        .order_by(Facility.name)
-    )
-    return tuple(names)
+    return (f"{n} session{'s' if n != 1 else ''} still open, left out.",)
 
 
 def per_1000(count: int, exams: int) -> float | None:

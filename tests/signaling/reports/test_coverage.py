@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.reports import coverage
+from signaling.reports.scope import Band, Filters
 from signaling.reports.shape import Report
 from tests.signaling.reports.rows import T0, Directory, directory, session, timer
 
@@ -114,7 +116,7 @@ async def test_no_one_found_link_coverage_and_cancellations_as_computed_by_hand(
         "never_verified": 1, "cancelled": 2, "cancelled_per_1000": 500.0,
         "no_coverage_per_1000": 500.0,
     }  # fmt: skip
-    assert "1 still open: not counted until they end." in report.notes
+    assert "1 session still open, left out." in report.notes
 
 
 async def test_nothing_at_all(db: AsyncSession) -> None:
@@ -149,3 +151,17 @@ async def test_all_unmeasured_found_no_one_everywhere(db: AsyncSession) -> None:
     assert got["verified_share"] == (None, None)
     assert got["no_coverage_per_1000"] == (1000.0, None)
     assert rows(report, "gaps") == []
+
+
+async def test_the_band_filter_is_judged_on_the_exact_times(db: AsyncSession) -> None:
+    """A join at 29.999 s is under 30 s and one at exactly 30 s is not, on both databases (SQLite
+    judges the band on the exact datetimes); never joined is unmeasured."""
+    d = await directory(db)
+    for n, joined in enumerate((29.999, 30.0, None)):
+        await session(db, d, "NORTH", T0 + timedelta(hours=n), joined=joined, ended=600)
+    await db.commit()
+    counted = {}
+    for band in (Band.UNDER_30, Band.S30_60, Band.UNMEASURED, Band.OVER_90):
+        scope = replace(d.scope("NORTH"), filters=Filters(band=band))
+        counted[band] = cards(await coverage.report(db, scope, T0))["sessions"][0]
+    assert counted == {Band.UNDER_30: 1, Band.S30_60: 1, Band.UNMEASURED: 1, Band.OVER_90: 0}

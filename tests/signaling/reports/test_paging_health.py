@@ -156,7 +156,7 @@ async def test_pages_accepts_tiers_and_repages_are_counted_as_computed_by_hand(
          "rejoin_median_s": near(40.0), "rejoin_p90_s": near(40.0)},
     ]  # fmt: skip
     assert rows(report, "skipped") == [{"reason": "at caseload cap", "pages": 1}]
-    assert "1 still open: not counted until they end." in report.notes
+    assert "1 session still open, left out." in report.notes
 
 
 async def test_nothing_at_all_gives_zeros_and_no_rows(db: AsyncSession) -> None:

@@ -161,7 +161,7 @@ async def test_rates_intervention_supervision_and_documentation_as_computed_by_h
     assert "1 reaction(s) in sessions with no injection recorded: not in the rates." in notes
     assert "1 record(s) not scored for documentation yet." in notes
     assert "Records with a reaction: 2 of 4 complete (mean score 62%)." in notes
-    assert "1 still open" in notes
+    assert "1 session still open, left out." in notes
     assert "meta-analysis 2018" in notes
 
 
