@@ -68,6 +68,14 @@ timers = Table(
     Column("done_at", UTCDateTime(), nullable=True),
     Column("outcome", String(40), nullable=True),  # fired, skipped_empty, cancelled, deferred
     Index("ix_paging_timers_pending", "done_at", "due_at"),
+    # Reports: tiers found empty and paging run out, by due time (a few rows of the table).
+    Index(
+        "ix_paging_timers_empty_or_exhausted",
+        "due_at",
+        postgresql_include=["session_id", "kind", "tier"],
+        postgresql_where=text("outcome IN ('skipped_empty', 'exhausted')"),
+        sqlite_where=text("outcome IN ('skipped_empty', 'exhausted')"),
+    ),
 )
 
 pages = Table(
@@ -109,6 +117,8 @@ pages = Table(
         postgresql_where=text("purpose = 'page' AND status = 'sent'"),
         sqlite_where=text("purpose = 'page' AND status = 'sent'"),
     ),
+    # Reports read a period's pages by creation time (written in time order: BRIN on PostgreSQL).
+    Index("ix_paging_pages_created_at", "created_at", postgresql_using="brin"),
 )
 
 inbound = Table(

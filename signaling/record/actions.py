@@ -1,6 +1,7 @@
 """What the people in the session record: the exam, the checklist, the injection, a reaction and what
 was done about it, corrections. Each function checks who may, validates against the facility's exam
-setup, and appends one entry (caller commits); nothing is ever updated in place.
+setup, and appends one entry (caller commits); nothing is ever updated in place. The record's facts on
+the session, which the reports count, follow each entry (``signaling.record.facts``).
 
 Who may write: the session's technologist and its supervising radiologist (the exam, checklist and
 injection are the technologist's); a reaction's findings may be completed after the session ended,
@@ -31,7 +32,7 @@ from signaling.common.errors import (
 )
 from signaling.directory.exam_setup import ExamSetup, exam_setup_of
 from signaling.pager import summons
-from signaling.record import codes
+from signaling.record import codes, facts
 from signaling.record.entries import (
     AMENDABLE,
     AmendmentIn,
@@ -89,6 +90,12 @@ def _add(
     return entry
 
 
+async def _written(db: AsyncSession, s: SupervisionSession, entry: SessionEvent) -> SessionEvent:
+    """An entry is written: the record's facts on the session follow it (``facts``)."""
+    await facts.refresh(db, s)
+    return entry
+
+
 async def _session_for(
     db: AsyncSession, principal: Principal, session_id: str, now: datetime, *, technologist: bool
 ) -> SupervisionSession:
@@ -142,7 +149,7 @@ async def save_exam(
         s.patient_digest = patient_digest(key, exam.patient_id)
     body = exam.model_dump(mode="json", exclude={"patient_id"})
     body["patient_given"] = exam.patient_id is not None or s.patient_digest is not None
-    return _add(db, s, Kind.EXAM, body, now, principal)
+    return await _written(db, s, _add(db, s, Kind.EXAM, body, now, principal))
 
 
 async def confirm_checklist(
@@ -156,7 +163,8 @@ async def confirm_checklist(
         raise InvalidInput(
             f"unknown checklist items {', '.join(unknown)}; the facility's: {', '.join(known)}"
         )
-    return _add(db, s, Kind.CHECKLIST, {"confirmed": sorted(set(items.confirmed))}, now, principal)
+    confirmed = {"confirmed": sorted(set(items.confirmed))}
+    return await _written(db, s, _add(db, s, Kind.CHECKLIST, confirmed, now, principal))
 
 
 # --- the injection ---------------------------------------------------------------------------
@@ -220,7 +228,7 @@ async def record_injection(
         "exam_saved": bool(exams),
     }
     log.info("session %s: injection recorded (verified %s)", s.id, link.verified)
-    return _add(db, s, Kind.INJECTION, body, now, principal)
+    return await _written(db, s, _add(db, s, Kind.INJECTION, body, now, principal))
 
 
 # --- reactions -------------------------------------------------------------------------------
@@ -259,6 +267,7 @@ async def open_reaction(
     entry = _add(db, s, Kind.REACTION, body, now, principal)
     await db.flush()
     await _radiologist_acted(db, s, principal, "reported", now)
+    await _written(db, s, entry)
     return await _summons(db, s, entry, reaction.severity, now)
 
 
@@ -320,6 +329,7 @@ async def add_findings(
             raise InvalidInput(f"unknown manifestations {', '.join(unknown)}")
     entry = _add(db, s, Kind.FINDINGS, given | {"reaction": opened.id}, now, principal)
     await _radiologist_acted(db, s, principal, "note", now)
+    await _written(db, s, entry)
     was = await _severity_before(db, session_id, opened, entry)
     escalated = findings.severity is not None and _serious(findings.severity) and not was
     if escalated:
@@ -374,7 +384,7 @@ async def add_to_reaction(
         raise InvalidInput("give at least one vital sign")
     entry = _add(db, s, kind, body, now, principal)
     await _radiologist_acted(db, s, principal, "note", now)
-    return entry
+    return await _written(db, s, entry)
 
 
 async def intervene(
@@ -393,7 +403,7 @@ async def intervene(
     for r in reactions:
         if r.id not in answered:
             written = _add(db, s, Kind.INTERVENTION, {"reaction": r.id, "how": how}, now, principal)
-    return written
+    return written if written is None else await _written(db, s, written)
 
 
 async def acknowledge(
@@ -486,4 +496,4 @@ async def amend(
         "changes": amendment.changes,
         "reason": amendment.reason,
     }
-    return _add(db, s, Kind.AMENDMENT, body, now, principal)
+    return await _written(db, s, _add(db, s, Kind.AMENDMENT, body, now, principal))

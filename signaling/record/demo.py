@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.record import facts
 from signaling.record.entries import Kind
-from signaling.sessions.coverage import VERIFIED
+from signaling.sessions.coverage import VERIFIED, store
 from signaling.storage.models import Facility, Room, SessionEvent, SupervisionSession, User
 
 ACCESSION = "DEMO-REACTION-1"
@@ -40,8 +41,8 @@ async def seed_reaction_session(db: AsyncSession, now: datetime) -> str | None:
 
     s = SupervisionSession(
         id=str(uuid.uuid4()),
-        facility_id=facility.id,
-        room_id=room.id,
+        facility=facility,
+        room=room,
         technologist_id=tech.id,
         radiologist_id=rad.id,
         accession_number=ACCESSION,
@@ -69,6 +70,7 @@ async def seed_reaction_session(db: AsyncSession, now: datetime) -> str | None:
             ],
         },
     )
+    store(s, s.coverage or {})
     db.add(s)
     await db.flush()
     rows: list[tuple[float, str, int | None, dict[str, Any]]] = [
@@ -183,6 +185,7 @@ async def seed_reaction_session(db: AsyncSession, now: datetime) -> str | None:
             "reason": "dose mistyped: 50 mg IV was given",
         },
     )
+    await facts.refresh(db, s)
     return s.id
 
 

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.accounts.principal import Principal
-from signaling.directory.exam_setup import ExamSetup
+from signaling.directory.exam_setup import ExamSetup, exam_setup_of
 from signaling.pager.summary import paging_summary
-from signaling.record import actions
 from signaling.record.completeness import score
 from signaling.record.entries import Kind
 from signaling.record.view import (
@@ -309,7 +308,7 @@ async def _fold_of(db: AsyncSession, s: SupervisionSession) -> tuple[Exam, _Fold
         )
     ).all()
     fold = _Fold(entries, await _people(db, (e.actor_id for e in entries)))
-    return _exam(fold, s, actions.exam_setup(s)), fold
+    return _exam(fold, s, exam_setup_of(s.facility)), fold
 
 
 async def prior_reactions(
@@ -321,7 +320,7 @@ async def prior_reactions(
 
 async def record_view(db: AsyncSession, s: SupervisionSession, now: datetime) -> RecordView:
     """The whole record of ``s`` as of ``now`` (the caller has checked who may see it)."""
-    setup = actions.exam_setup(s)
+    setup = exam_setup_of(s.facility)
     entries = (
         await db.scalars(
             select(SessionEvent).where(SessionEvent.session_id == s.id).order_by(SessionEvent.id)
@@ -446,3 +445,40 @@ async def unanswered_reactions(
     sent at onset may have found their socket down."""
     view = await record_view(db, s, now)
     return tuple(r for r in view.reactions if r.first_action_at is None)
+
+
+def lean_view(s: SupervisionSession, entries: Sequence[SessionEvent]) -> RecordView:
+    """What the record of ``s`` says (exam, checklist, injection, reactions, completeness) from its
+    entries, oldest first, without the pages, coverage, chain or prior reactions, and with people
+    as ids: pure, so the record's facts (``signaling.record.facts``) and a migration's back-fill
+    read the record exactly as ``record_view`` does."""
+    setup = exam_setup_of(s.facility)
+    fold = _Fold(entries, {})
+    view = RecordView(
+        session_id=s.id,
+        facility_code=s.facility.code,
+        facility_name=s.facility.name,
+        facility_state=s.facility.state,
+        facility_timezone=s.facility.timezone,
+        room=s.room.name,
+        modality=s.room.modality,
+        technologist=fold.person(s.technologist_id),
+        radiologist=fold.person(s.radiologist_id) if s.radiologist_id else None,
+        radiologist_license=None,
+        state=s.state,
+        outcome=s.outcome,
+        cancel_reason=cancel_reason_of(s.cancel_reason),
+        cancel_note=s.cancel_note,
+        ended_by=None,
+        requested_at=s.requested_at,
+        accepted_at=s.accepted_at,
+        joined_at=s.joined_at,
+        ended_at=s.ended_at,
+        join_latency_ms=None,
+        coverage=s.coverage,
+        exam=_exam(fold, s, setup),
+        checklist=_checklist(fold, setup),
+        injection=_injection(fold),
+        reactions=tuple(_reaction(fold, e) for e in fold.of(Kind.REACTION)),
+    )
+    return _scored(view, setup)

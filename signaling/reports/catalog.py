@@ -8,7 +8,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports import forecast, radiologist_load, response_time
+from signaling.reports import (
+    coverage,
+    forecast,
+    paging_health,
+    radiologist_load,
+    reactions,
+    response_time,
+)
 from signaling.reports.scope import Scope
 from signaling.reports.shape import Report
 
@@ -20,5 +27,8 @@ def catalog() -> dict[str, ReportFn]:
     return {
         response_time.KEY: response_time.report,
         radiologist_load.KEY: radiologist_load.report,
+        paging_health.KEY: paging_health.report,
+        coverage.KEY: coverage.report,
+        reactions.KEY: reactions.report,
         forecast.KEY: forecast.report,
     }

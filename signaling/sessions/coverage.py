@@ -6,7 +6,8 @@ The technologist's socket writes each change of the link as a ``link`` event (``
 the first verified moment to the end of the session (or to ``now`` while it runs). A session never
 verified is *unmeasured*, which the benchmarks count as a failure, not as zero.
 
-When a session ends, its coverage is stored on it (``SupervisionSession.coverage``).
+When a session ends, its coverage is stored on it (``SupervisionSession.coverage``), with two of
+its figures as columns for the reports (``store``).
 """
 
 from __future__ import annotations
@@ -99,3 +100,12 @@ async def coverage_of(db: AsyncSession, s: SupervisionSession, now: datetime) ->
         CLIENT_ONLY not in d and UNCHECKED not in d for _, d in events
     )
     return summarize(events, s.ended_at or now, monitored=monitored)
+
+
+def store(s: SupervisionSession, cover: dict[str, Any]) -> None:
+    """Keep an ended session's coverage on it: the summary, and its verified seconds and number of
+    gaps as columns (None when the link was never verified)."""
+    s.coverage = cover
+    measured = bool(cover.get("measured"))
+    s.verified_live_s = float(cover["verified_live_s"]) if measured else None
+    s.link_gap_count = int(cover.get("gap_count", 0)) if measured else None

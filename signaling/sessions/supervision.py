@@ -17,6 +17,9 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paging.engine import PAGING_PURPOSES
+from paging.policy import Channel
+from paging.store import pages
 from signaling.accounts.principal import Principal
 from signaling.accounts.roles import Role
 from signaling.clock import iso_ms
@@ -352,6 +355,30 @@ async def _active_accept(db: AsyncSession, session_id: str, user_id: int) -> Ses
     )
 
 
+# The page channel an accept answers (an accept from the console answers the in-app page).
+VIA_CHANNEL = {
+    Via.WEB: Channel.IN_APP.value,
+    Via.SMS: Channel.SMS.value,
+    Via.VOICE: Channel.VOICE.value,
+}
+
+
+async def _paged_at(
+    db: AsyncSession, session_id: str, user_id: int, via: str, now: datetime
+) -> datetime | None:
+    """When this person was first sent a page for the session on the accept's channel."""
+    first: datetime | None = await db.scalar(
+        select(func.min(pages.c.sent_at)).where(
+            pages.c.session_id == session_id,
+            pages.c.user_id == user_id,
+            pages.c.channel == VIA_CHANNEL.get(via, via),
+            pages.c.purpose.in_(PAGING_PURPOSES),
+            pages.c.sent_at <= now,
+        )
+    )
+    return first
+
+
 async def _record_accept(
     db: AsyncSession, s: SupervisionSession, principal: Principal, via: str, now: datetime
 ) -> bool:
@@ -359,8 +386,13 @@ async def _record_accept(
     existing = await _active_accept(db, s.id, principal.id)
     if existing is not None and existing.ended_at is None:
         return False
+    paged_at = await _paged_at(db, s.id, principal.id, via, now)
     if existing is None:
-        db.add(SessionAccept(session_id=s.id, user_id=principal.id, via=via, accepted_at=now))
+        db.add(
+            SessionAccept(
+                session_id=s.id, user_id=principal.id, via=via, accepted_at=now, paged_at=paged_at
+            )
+        )
     else:  # accepted, released, and now accepting again
         existing.via, existing.accepted_at, existing.ended_at, existing.end_reason = (
             via,
@@ -368,6 +400,7 @@ async def _record_accept(
             None,
             None,
         )
+        existing.paged_at = paged_at
     db.add(new_event(s, "accepted", now, principal, detail=via))
     await db.flush()
     return True
@@ -515,7 +548,7 @@ async def end(
     s.cancel_note = note
     s.ended_at = now
     s.ended_by_id = principal.id
-    s.coverage = await coverage.coverage_of(db, s, now)
+    coverage.store(s, await coverage.coverage_of(db, s, now))
     await db.execute(
         update(SessionAccept)
         .where(SessionAccept.session_id == s.id, SessionAccept.ended_at.is_(None))

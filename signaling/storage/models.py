@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -169,7 +170,8 @@ class SupervisionSession(Base):
     __tablename__ = "supervision_sessions"
     __table_args__ = (
         # Every report reads a period of some facilities' requests (signaling.reports): on
-        # PostgreSQL from the index alone, with the columns the aggregates need.
+        # PostgreSQL from the index alone, with the columns the aggregates need (migrations 0009,
+        # and 0010 for the record's and the coverage's facts).
         Index(
             "ix_supervision_sessions_facility_requested",
             "facility_id",
@@ -182,6 +184,14 @@ class SupervisionSession(Base):
                 "joined_at",
                 "ended_at",
                 "outcome",
+                "cancel_reason",
+                "agent_class",
+                "injected_at",
+                "injection_verified",
+                "documentation_required",
+                "documentation_missing",
+                "verified_live_s",
+                "link_gap_count",
             ],
         ),
     )
@@ -207,12 +217,24 @@ class SupervisionSession(Base):
     ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     # Verified two-way live seconds and every gap (start, seconds, causes), written when it ends.
     coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Two of its figures as columns, for the reports (None: never verified, or not ended yet).
+    verified_live_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    link_gap_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # While joined: when a socket of the session (any worker) last saw the radiologist's media live
     # (signaling.sessions.radiologist_watch); older than the re-page window, the session pages again.
     radiologist_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # A keyed digest (HMAC-SHA256 under the service's key) of the patient identifier the
     # technologist gave, to find that patient's prior reactions; the identifier itself is not kept.
     patient_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # What the record says, kept on the session for the reports (signaling.record.facts): written
+    # by the record's actions as entries are written and when the session ends, never by hand.
+    agent_class: Mapped[str | None] = mapped_column(String(20), nullable=True)  # of the exam
+    injected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    injection_verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Documentation completeness: how many required fields applied, how many of them are missing
+    # (None: not scored yet).
+    documentation_required: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    documentation_missing: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     facility: Mapped[Facility] = relationship(lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
@@ -227,6 +249,30 @@ class SupervisionSession(Base):
     )
 
 
+class RecordReaction(Base):
+    """One contrast reaction as the session's record reads now (amendments and later findings
+    applied), kept for the reports by ``signaling.record.facts``; the record's entries stay the
+    source, and these rows are written again from them whenever the record changes."""
+
+    __tablename__ = "record_reactions"
+
+    # The entry that opened the reaction (its number in the record).
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("session_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("supervision_sessions.id", ondelete="CASCADE"), index=True
+    )
+    onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reaction_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    severity: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Premedicated (on the reaction or, failing that, on the exam): a reaction despite it is a
+    # breakthrough.
+    premedicated: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # The radiologist's first action on it, stamped by the server.
+    intervened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class SessionAccept(Base):
     """A radiologist's accept (console, SMS reply, keypress): a promise to join, not a join.
 
@@ -238,11 +284,11 @@ class SessionAccept(Base):
     __tablename__ = "session_accepts"
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
-        # Reports read a period's accepts by time (signaling.reports.scoped).
+        # Reports read a period's accepts by time (signaling.reports.scoped, paging_figures).
         Index(
             "ix_session_accepts_accepted_at",
             "accepted_at",
-            postgresql_include=["session_id", "user_id", "via"],
+            postgresql_include=["session_id", "user_id", "via", "end_reason", "paged_at"],
         ),
     )
 
@@ -253,6 +299,9 @@ class SessionAccept(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     via: Mapped[str] = mapped_column(String(10))  # web, sms, voice
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The first page sent to this person for the session on the channel the accept came through
+    # (in-app for the console), before the accept: page-to-accept without a join at report time.
+    paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     user: Mapped[User] = relationship(lazy="joined")
@@ -265,6 +314,10 @@ class SessionRepage(Base):
     session (``SupervisionSession.joined_at``)."""
 
     __tablename__ = "session_repages"
+    # The reports read a period's re-pages by time (written in time order: BRIN on PostgreSQL).
+    __table_args__ = (
+        Index("ix_session_repages_repaged_at", "repaged_at", postgresql_using="brin"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
+from sqlalchemy import select
+
 from paging.schedule import on_call
 from signaling.directory.file import load_directory, parse_directory
 from signaling.record import chain, fhir, store
 from signaling.record.demo import seed_reaction_session
 from signaling.sessions import supervision
 from signaling.storage.database import make_engine, make_session_factory, migrate_async
+from signaling.storage.models import RecordReaction
 
 
 def test_every_demo_facility_has_a_licensed_radiologist_on_call_at_every_hour() -> None:
@@ -57,6 +60,10 @@ async def test_the_demo_has_a_finished_session_with_a_reaction_to_look_at(tmp_pa
             s = await supervision.load(db, session_id)
             record = await store.record_view(db, s, now)
             verdict = await chain.verify(db, session_id)
+            kept = await db.scalars(
+                select(RecordReaction).where(RecordReaction.session_id == session_id)
+            )
+            reactions = [(r.severity, r.premedicated) for r in kept]
     finally:
         await engine.dispose()
     assert verdict.intact
@@ -72,4 +79,8 @@ async def test_the_demo_has_a_finished_session_with_a_reaction_to_look_at(tmp_pa
     assert record.exam.agent is not None
     assert record.exam.agent.product == "Omnipaque 350"
     assert record.completeness.missing == ()
+    # the record's facts the reports count, kept on the session
+    assert (s.agent_class, s.injection_verified, s.documentation_missing) == ("iodinated", True, 0)
+    assert (s.verified_live_s, s.link_gap_count) == (1477.0, 1)
+    assert reactions == [("moderate", False)]
     assert fhir.check(fhir.bundle(record, now)) == []
