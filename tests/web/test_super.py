@@ -240,7 +240,9 @@ async def test_the_board_ticks_and_the_list_filters_and_opens_the_record(
 
     await page.locator('[data-testid="tab-reports"]').click()
     # The section reads the real response-time report first; the sample is drawn over it after.
-    await expect(page.locator('[data-testid="report-status"]')).to_have_attribute("data-state", "ok")
+    await expect(page.locator('[data-testid="report-status"]')).to_have_attribute(
+        "data-state", "ok"
+    )
     await page.evaluate(
         """async (report) => {
           const { renderReport } = await import("/static/report_view.js");
