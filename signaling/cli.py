@@ -391,8 +391,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> str:
     from signaling.clock import utc_now
     from signaling.reports import dates, terminal
     from signaling.reports.catalog import catalog
+    from signaling.reports.csv_export import csv_text
     from signaling.reports.scope import Band, Filters
-    from signaling.reports.table_csv import table_csv
     from signaling.storage.database import make_engine, make_session_factory
     from signaling.storage.models import Facility, Room, User
 
@@ -428,7 +428,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> str:
     if args.csv is None:
         return terminal.render(report)
     try:
-        return table_csv(report.table(args.csv))
+        return csv_text(report.table(args.csv))
     except KeyError:
         tables = ", ".join(t.key for t in report.tables)
         raise CliError(f"report {args.key} has no table {args.csv}; it has {tables}") from None

@@ -6,8 +6,9 @@ Supervisors read their own facilities, admins every one (``scope_for``); every a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,12 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from signaling.clock import utc_now
 from signaling.common.errors import NotFound
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db
-from signaling.reports import dates
+from signaling.reports import csv_export, dates
 from signaling.reports.catalog import catalog
 from signaling.reports.response_time import before_after
 from signaling.reports.scope import Band, Filters
-from signaling.reports.shape import Report, Unit
-from signaling.reports.table_csv import table_csv
+from signaling.reports.shape import Report, Table, Unit
 
 NO_STORE = {"cache-control": "no-store"}
 MAX_IDS = 200
@@ -142,8 +142,8 @@ def report_out(report: Report) -> ReportOut:
 
 async def _run(
     db: Db, principal: CurrentUser, key: str, query: ReportQuery
-) -> tuple[Report, tuple[date, date]]:
-    """The report ``key`` over the query's period and filters, and the local dates it covers."""
+) -> tuple[Report, ZoneInfo]:
+    """The report ``key`` over the query's period and filters, and the zone its dates are in."""
     run = catalog().get(key)
     if run is None:
         raise NotFound(f"no report {key!r}; the reports are {', '.join(catalog())}")
@@ -151,7 +151,7 @@ async def _run(
     (scope,), zone = await dates.scope_of(
         db, principal, [(query.from_, query.to)], query.filters(), now
     )
-    return await run(db, scope, now), dates.local_dates(scope.period, zone)
+    return await run(db, scope, now), zone
 
 
 @router.get("/before-after", response_model=ReportOut)
@@ -183,9 +183,9 @@ async def get_report(
     return report_out(report)
 
 
-def _table_csv(report: Report, key: str) -> str:
+def _table(report: Report, key: str) -> Table:
     try:
-        return table_csv(report.table(key))
+        return report.table(key)
     except KeyError:
         tables = ", ".join(t.key for t in report.tables)
         raise NotFound(f"report {report.key} has no table {key!r}; it has {tables}") from None
@@ -199,13 +199,14 @@ async def get_table_csv(
     db: Db,
     query: Annotated[ReportQuery, Query()],
 ) -> Response:
-    """One table of a report as CSV (header row of column keys; shares as fractions, seconds as
-    numbers, empty for none), named by the report, the table and the dates only."""
-    report, (first, last) = await _run(db, principal, key, query)
-    body = _table_csv(report, table)
-    name = f"{key}-{table}-{first.isoformat()}-{last.isoformat()}.csv"
+    """One table of a report as CSV for a spreadsheet (UTF-8 with a byte-order mark; a header of
+    labels with their units; shares as percentages; empty for none; cells that a spreadsheet
+    would run as a formula neutralised), named by the report, the table and the dates only."""
+    report, zone = await _run(db, principal, key, query)
+    chosen = _table(report, table)
+    name = csv_export.filename(report, chosen, zone)
     return Response(
-        body,
+        csv_export.csv_bytes(chosen),
         media_type="text/csv; charset=utf-8",
         headers=NO_STORE | {"content-disposition": f'attachment; filename="{name}"'},
     )

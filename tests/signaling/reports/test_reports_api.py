@@ -8,6 +8,7 @@ joined; LAKE (New York) one join after 95 s (Dr Diaz)."""
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import io
 import os
@@ -19,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from signaling.reports import csv_export
+from signaling.reports.shape import Column
 from signaling.storage.database import make_engine, make_session_factory
 from tests.conftest import make_settings
 from tests.live import LiveServer, api, free_port, login, run_server
@@ -95,8 +98,9 @@ async def test_a_supervisor_reads_the_response_time_of_their_facility(server: Li
 
 
 async def test_a_table_as_csv_is_the_json_table(server: LiveServer) -> None:
-    """by_radiologist.csv: an attachment named by report, table and dates only; its header is
-    the column keys and its rows are the JSON rows (empty for none)."""
+    """by_radiologist.csv: an attachment named by report, table and dates only; UTF-8 with a
+    byte-order mark for spreadsheets; its header is the columns' labels with units and its rows
+    are the JSON rows as a spreadsheet reads them (shares in percent, empty for none)."""
     path = "/api/reports/response_time"
     body = (await _get(server, "super", path, **WEEK)).json()
     response = await _get(server, "super", f"{path}/by_radiologist.csv", **WEEK)
@@ -104,13 +108,20 @@ async def test_a_table_as_csv_is_the_json_table(server: LiveServer) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-disposition"] == (
-        'attachment; filename="response_time-by_radiologist-2026-03-02-2026-03-08.csv"'
+        'attachment; filename="response-time-by-radiologist-2026-03-02-to-2026-03-08.csv"'
     )
-    parsed = list(csv.reader(io.StringIO(response.text)))
+    assert response.content.startswith(codecs.BOM_UTF8)
+    parsed = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     table = next(t for t in body["tables"] if t["key"] == "by_radiologist")
-    assert parsed[0] == [c["key"] for c in table["columns"]]
-    assert parsed[1:] == [["" if v is None else str(v) for v in row] for row in table["rows"]]
+    columns = [Column(c["key"], c["label"], c["unit"]) for c in table["columns"]]
+    assert parsed[0] == [csv_export.header(c) for c in columns]
+    assert parsed[1:] == [
+        [csv_export.value(v, c) for v, c in zip(row, columns, strict=True)] for row in table["rows"]
+    ]
     assert [row[0] for row in parsed[1:]] == ["Dr Anya Patel", "Dr Ray Diaz", "nobody joined"]
+    share = next(i for i, c in enumerate(columns) if c.unit == "share")
+    first = table["rows"][0][share]
+    assert parsed[1][share] == ("" if first is None else f"{first * 100:.2f}")
 
 
 async def test_radiologist_load_and_before_after(server: LiveServer) -> None:
@@ -150,8 +161,8 @@ async def test_no_facility_of_another_supervisor(
     ours = await _get(
         server, "super", "/api/reports/response_time/by_facility.csv", facility=north, **WEEK
     )
-    assert [row[0] for row in csv.reader(io.StringIO(ours.text))] == [
-        "facility",
+    assert [row[0] for row in csv.reader(io.StringIO(ours.content.decode("utf-8-sig")))] == [
+        "Facility",
         "North Imaging Center",
     ]
     assert (await _get(server, "tech", "/api/reports/response_time")).status_code == 403
@@ -268,7 +279,7 @@ def test_the_terminal_report_as_a_supervisor(
     )
     assert table.returncode == 0, table.stderr
     assert [row[:2] for row in csv.reader(io.StringIO(table.stdout))] == [
-        ["facility", "sessions"],
+        ["Facility", "Sessions"],
         ["Lakeside Imaging", "1"],
         ["North Imaging Center", "3"],
     ]
