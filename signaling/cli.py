@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,10 +79,14 @@ async def _seed_demo(settings: Settings) -> list[str]:
         async with make_session_factory(engine)() as db, db.begin():
             if await seed_reaction_session(db, utc_now()) is not None:
                 seeded.append("a finished session with a contrast reaction to look at")
+        started = time.perf_counter()
         async with make_session_factory(engine)() as db, db.begin():
             history = await seed_history(db, utc_now())
-            if history is not None:
-                seeded.append(f"{history.sessions:,} sessions of history over {DAYS} days")
+        if history is not None:
+            took = time.perf_counter() - started
+            seeded.append(
+                f"{history.sessions:,} sessions of history over {DAYS} days (seeded in {took:.1f} s)"
+            )
     finally:
         await engine.dispose()
     return seeded

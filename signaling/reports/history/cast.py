@@ -112,26 +112,31 @@ class Cast:
     by_username: dict[str, Person]
     facts: dict[int, Radiologist]
     on_call: dict[str, OnCall]
-    _pool_cache: dict[tuple[int, date], tuple[list[Person], list[Skipped]]] = field(
-        default_factory=dict
-    )
+    _resolved: dict[
+        tuple[int, TargetKind, tuple[str, ...], date], tuple[list[Person], list[Skipped]]
+    ] = field(default_factory=dict)
 
     def resolve(
         self, site: SiteFacts, target: Target, moment: datetime, today: date
     ) -> tuple[list[Person], list[Skipped]]:
         """Who ``target`` pages at ``site`` at ``moment``, and who it skips and why."""
         if target.kind is TargetKind.POOL:
-            key = (site.id, today)
-            if key not in self._pool_cache:
-                self._pool_cache[key] = self._eligible(site, site.pool, today)
-            return self._pool_cache[key]
-        if target.kind is TargetKind.USERS:
-            names: tuple[str, ...] = target.users
+            names: tuple[str, ...] = ()
+        elif target.kind is TargetKind.USERS:
+            names = target.users
         else:
             schedule = self.on_call.get(target.schedule or "")
             names = schedule.at(moment) if schedule is not None else ()
-        ids = sorted(p.id for n in names if (p := self.by_username.get(n)) is not None)
-        return self._eligible(site, ids, today)
+        # Who a target means changes at handoffs, and eligibility by the day: cache on both.
+        key = (site.id, target.kind, names, today)
+        found = self._resolved.get(key)
+        if found is None:
+            if target.kind is TargetKind.POOL:
+                ids = site.pool
+            else:
+                ids = sorted(p.id for n in names if (p := self.by_username.get(n)) is not None)
+            found = self._resolved[key] = self._eligible(site, ids, today)
+        return found
 
     def _eligible(
         self, site: SiteFacts, ids: list[int], today: date

@@ -20,7 +20,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from paging.engine import ALERT_TIER, Purpose, alert_key, page_key
@@ -108,7 +108,8 @@ class Pager:
         push(give_up, "end", None)
         if returning is not None:
             person, moment = returning
-            push(moment, "take", (person, "web", moment, moment + rng.uniform(3.0, 7.0)))
+            joined = moment + rng.uniform(3.0, 7.0)
+            push(moment, "take", (person, "web", moment, joined, True))
         responding: set[int] = set()
         tries: dict[int, int] = {}
         taken: Taken | None = None
@@ -146,13 +147,14 @@ class Pager:
                 self._reply(paging, person, via, moment)
                 if paging.stopped is None:
                     paging.held_until = moment + GRACE_S
-                push(take, "take", (person, via, moment, joined))
+                push(take, "take", (person, via, moment, joined, True))
             elif what == "take":
-                person, via, accepted, joined = payload
+                person, via, accepted, joined, insists = payload
                 mine = paging.accepts.get(person.id)
-                if (mine is None or mine.ended is not None) and self._steps_back(paging, person):
+                fresh_take = mine is None or mine.ended is not None
+                if fresh_take and not insists and self._steps_back(paging, person):
                     continue
-                if mine is None or mine.ended is not None:
+                if fresh_take:
                     paging.accepts[person.id] = Accept(person, via, moment)
                     paging.accepted.append((person, via, moment))
                     accepted = moment
@@ -202,7 +204,6 @@ class Pager:
         assert t.round is not None
         tier = site.policy.tiers[t.tier]
         moment = at(now)
-        assert moment is not None
         today = moment.astimezone(site.zone).date()
         people: dict[int, Person] = {}
         skipped: dict[int, str] = {}
@@ -213,9 +214,7 @@ class Pager:
             for skip in skips:
                 skipped.setdefault(skip.person.id, skip.reason)
         for person in people.values():
-            self._page(
-                paging, t, person, tier.channels, now, moment, today, responding, tries, push
-            )
+            self._page(paging, t, person, tier.channels, now, moment, responding, tries, push)
         for user_id, reason in skipped.items():
             if user_id not in people:
                 person = self.cast.people[user_id]
@@ -234,7 +233,6 @@ class Pager:
         channels: tuple[Channel, ...],
         now: float,
         moment: datetime,
-        today: date,
         responding: set[int],
         tries: dict[int, int],
         push: Any,
@@ -284,7 +282,7 @@ class Pager:
             accepted = now + min(rng.lognormvariate(math.log(9.0), 0.4) + 1.5, joined - now - 1)
         take = max(joined - connect, accepted)
         if via == "web" or accepted - now < 2.0:
-            push(take, "take", (person, "web", take, joined))
+            push(take, "take", (person, "web", take, joined, False))
         else:
             push(accepted, "accept", (person, via, take, joined))
 
@@ -325,10 +323,8 @@ class Pager:
     def _reply(self, paging: Paging, person: Person, via: str, moment: float) -> None:
         """The carrier event an SMS or keypress accept was claimed by (``paging_inbound``)."""
         if via == "sms":
-            local = at(paging.requested)
-            assert local is not None
-            where = f"{paging.site.name}, {paging.room_name} (requested "
-            where += f"{local.astimezone(paging.site.zone):%H:%M})"
+            local = at(paging.requested).astimezone(paging.site.zone)
+            where = f"{paging.site.name}, {paging.room_name} (requested {local:%H:%M})"
             key = f"sms:SM{self.rng.getrandbits(128):032x}"
             answer = f"Standby: Accepted {where}. {JOIN_NOW}"
         else:
@@ -340,11 +336,13 @@ class Pager:
         paging.inbound.append((key, at(moment), answer[:400]))
 
     def _alert(self, paging: Paging, now: float) -> None:
-        """Paging ran out: every supervisor of the facility, in-app and by SMS."""
+        """Paging ran out: every supervisor of the facility, in-app and by SMS. Once a session:
+        an alert's key has no round (``paging.engine.alert_key``), so the engine cannot write a
+        second one after a re-page runs out again."""
+        if paging.alerted:
+            return
         rng, paging.alerted = self.rng, True
-        moment = at(now)
-        assert moment is not None
-        daytime = moment.astimezone(paging.site.zone).hour in range(7, 22)
+        daytime = at(now).astimezone(paging.site.zone).hour in range(7, 22)
         for person in paging.site.supervisors:
             key = alert_key(paging.session_id, person.id, "in_app")
             page = Page(key, person, "in_app", Purpose.ALERT, ALERT_TIER, 0, "sent", now)

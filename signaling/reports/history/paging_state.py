@@ -94,6 +94,7 @@ class Paging:
 
     def _page_row(self, p: Page) -> tuple[Any, ...]:
         mobile = p.user.mobile if p.channel in ("sms", "voice") else None
+        created = at(p.created)
         return (
             p.key,
             self.session_id,
@@ -106,8 +107,8 @@ class Paging:
             p.status,
             p.detail,
             mobile if p.status != "skipped" else None,
-            at(p.created),
-            at(p.created),
+            created,
+            created,
             None,
             0 if p.status == "skipped" else 1,
             at(p.sent),

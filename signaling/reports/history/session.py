@@ -69,31 +69,33 @@ class Storyteller:
         record.add(Entry("transition", requested, tech, from_state="requested", to_state="paging"))
         waits_until = min(give_up, cancel_at) if cancel_at is not None else give_up
         taken = self.pager.run(paging, requested, waits_until)
-        if rng.random() < 0.45:
-            exam_at = requested + rng.uniform(15.0, 150.0)
-            if taken is not None or exam_at < waits_until:
-                self.recorder.exam(record, site, room.modality, tech, exam_at)
+        # Half the technologists save the exam while paging goes on; the rest once joined.
+        early_exam = requested + rng.uniform(15.0, 150.0) if rng.random() < 0.45 else None
         row: dict[str, Any] = {"radiologist_id": None, "accepted_at": None, "joined_at": None}
         repages: list[tuple[Any, ...]] = []
         links: list[tuple[float, str]] = []
-        if taken is None:
+        state_before = "joined"
+        if taken is None:  # the technologist gave up waiting, or cancelled first
             ended, state_before = waits_until, "paging"
             if reason is None or cancel_at is None or cancel_at > give_up:
                 reason = CancelReason.NO_COVERAGE.value
             self.pager.end(paging, ended, "cancelled")
-        else:
+        elif cancel_at is not None:  # cancelled after the join, before any injection
             self._joined(record, row, taken, tech, first=True)
+            ended = max(cancel_at, taken.joined + rng.uniform(20.0, 120.0))
+            links = self.recorder.link(record, site, tech, taken.joined + 0.8, ended)
+        else:
+            reason = None
+            self._joined(record, row, taken, tech, first=True)
+            if early_exam is not None:
+                self.recorder.exam(record, site, room.modality, tech, early_exam)
             verified = taken.joined + rng.uniform(0.3, 1.5)
-            if cancel_at is not None:  # cancelled after the join, before any injection
-                ended = max(cancel_at, taken.joined + rng.uniform(20.0, 120.0))
-                links = self.recorder.link(record, site, tech, verified, ended)
-            else:
-                reason = None
-                taken, verified, repages = self._maybe_repaged(
-                    record, row, paging, taken, tech, verified, links
-                )
-                ended = self._exam_to_end(record, site, room, tech, taken, verified, links)
-            state_before = "joined"
+            taken, verified, repages = self._maybe_repaged(
+                record, row, paging, taken, tech, verified, links
+            )
+            ended = self._exam_to_end(record, site, room, tech, taken, verified, links)
+        if reason is not None and early_exam is not None and early_exam < ended - 1.0:
+            self.recorder.exam(record, site, room.modality, tech, early_exam)
         ended_by = tech
         if reason is None and rng.random() < 0.65 and row["radiologist_id"] is not None:
             ended_by = row["radiologist_id"]

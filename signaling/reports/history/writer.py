@@ -11,7 +11,6 @@ locked for the load and its id sequence moved past the block at the end.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import JSON, Table, func, insert, select, text
@@ -105,42 +104,26 @@ def session_columns() -> tuple[str, ...]:
 
 
 class Bulk:
-    """Buffers rows per table and writes them, parents first, at each ``flush``."""
+    """Writes batches of rows (table -> rows), parents first, inside the caller's transaction."""
 
     def __init__(self, db: AsyncSession, postgres: bool, next_event_id: int) -> None:
         self.db, self.postgres, self.next_event_id = db, postgres, next_event_id
         self.columns = dict(COLUMNS) | {"supervision_sessions": session_columns()}
-        self.buffers: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
         self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
         self._encoded: dict[int, tuple[Any, str]] = {}
 
     @classmethod
     async def open(cls, db: AsyncSession) -> Bulk:
+        """A writer, with the first free record entry id (PostgreSQL: the table locked)."""
         postgres = db.get_bind().dialect.name == "postgresql"
         if postgres:
             await db.execute(text("LOCK TABLE session_events IN EXCLUSIVE MODE"))
         highest = await db.scalar(select(func.max(SessionEvent.id)))
         return cls(db, postgres, int(highest or 0) + 1)
 
-    def take_ids(self, count: int) -> int:
-        """The first of ``count`` fresh record entry ids."""
-        first, self.next_event_id = self.next_event_id, self.next_event_id + count
-        return first
-
-    def add(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        self.buffers[table].extend(rows)
-
-    def add_session(self, row: dict[str, Any]) -> None:
-        self.buffers["supervision_sessions"].append(
-            tuple(row.get(c) for c in self.columns["supervision_sessions"])
-        )
-
-    @property
-    def pending(self) -> int:
-        return len(self.buffers["supervision_sessions"])
-
-    async def flush(self) -> None:
-        for name, rows in self.buffers.items():
+    async def write(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        for name in TABLES:
+            rows = batch.get(name)
             if not rows:
                 continue
             if self.postgres:
@@ -148,10 +131,9 @@ class Bulk:
             else:
                 await self._insert(name, rows)
             self.counts[name] += len(rows)
-            self.buffers[name] = []
 
     async def close(self) -> None:
-        await self.flush()
+        """Move the entries' id sequence past the ids the history used (PostgreSQL)."""
         if self.postgres:
             await self.db.execute(
                 text(

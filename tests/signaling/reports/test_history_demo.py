@@ -40,8 +40,8 @@ def _in_lakes_hole(requested: datetime) -> bool:
 def test_the_demo_seeds_its_story_once_and_fast(kind: str, tmp_path: Path) -> None:
     """`standby demo`'s first start seeds four months in seconds; the second start seeds nothing.
     Every LAKE session on a Friday or Saturday night ran out of paging at once (nobody on call:
-    every tier empty, the supervisor alerted) and was cancelled for no coverage, unmeasured; the
-    rest of LAKE is mostly measured. Dr Patel's median join latency is over 90 s, Dr Diaz's under
+    every tier empty, the supervisor alerted) and was cancelled unmeasured, nearly all for no
+    coverage (a few for the technologist's own reason first); the rest of LAKE is mostly measured. Dr Patel's median join latency is over 90 s, Dr Diaz's under
     30 s. With the reaction session sealed by the service's sealer, every record is intact."""
     demo = parse_directory(files("signaling").joinpath("demo_directory.yaml").read_text())
     with fresh_database(kind, tmp_path, demo) as url:
@@ -53,7 +53,9 @@ def test_the_demo_seeds_its_story_once_and_fast(kind: str, tmp_path: Path) -> No
     assert story["days"] >= DAYS - 1
     hole = story["hole"]
     assert len(hole) >= 10
-    assert all(joined is None and reason == "no_coverage" for joined, reason, _ in hole)
+    assert all(joined is None and reason is not None for joined, reason, _ in hole)
+    reasons = Counter(reason for _, reason, _ in hole)
+    assert reasons["no_coverage"] >= 0.9 * len(hole), reasons  # the rest: the patient declined...
     assert all(stop == "exhausted" for _, _, stop in hole)
     assert story["hole_pages"] == Counter({"alert": 2 * len(hole)})  # in-app and SMS to super
     assert story["hole_timers"] == {"skipped_empty", "exhausted"}
