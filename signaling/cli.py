@@ -9,6 +9,7 @@ import getpass
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,17 +71,30 @@ async def _apply_directory(settings: Settings, directory: DirectoryFile) -> str:
         await engine.dispose()
 
 
-async def _seed_demo_record(settings: Settings) -> bool:
+async def _seed_demo(settings: Settings) -> list[str]:
+    """The demo's reaction session and its months of history, each seeded once."""
     from signaling.clock import utc_now
     from signaling.record.demo import seed_reaction_session
+    from signaling.reports.history.demo import DAYS, seed_history
     from signaling.storage.database import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
+    seeded = []
     try:
         async with make_session_factory(engine)() as db, db.begin():
-            return await seed_reaction_session(db, utc_now()) is not None
+            if await seed_reaction_session(db, utc_now()) is not None:
+                seeded.append("a finished session with a contrast reaction to look at")
+        started = time.perf_counter()
+        async with make_session_factory(engine)() as db, db.begin():
+            history = await seed_history(db, utc_now())
+        if history is not None:
+            took = time.perf_counter() - started
+            seeded.append(
+                f"{history.sessions:,} sessions of history over {DAYS} days (seeded in {took:.1f} s)"
+            )
     finally:
         await engine.dispose()
+    return seeded
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -173,14 +187,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
         files("signaling").joinpath("demo_directory.yaml").read_text(), "demo directory"
     )
     summary = asyncio.run(_apply_directory(settings, demo))
-    if asyncio.run(_seed_demo_record(settings)):
-        summary += "; a finished session with a contrast reaction to look at"
+    summary = "; ".join([summary, *asyncio.run(_seed_demo(settings))])
     host, port = args.host or settings.host, args.port or settings.port
     url = f"http://{host}:{port}/"
     print(
         f"\nStandby demo: {summary}.\n\n  Open {url}\n\n  Logins (password '{DEMO_PASSWORD}' for all):",
         *(f"    {name:<9} {what}" for name, what in DEMO_LOGINS),
-        "\n  Use two browser windows (one private) to be technologist and radiologist at once.\n",
+        "\n  Use two browser windows (one private) to be technologist and radiologist at once.",
+        "  The history's story (log in as super): Lakeside has nobody on call on Friday and",
+        "  Saturday nights, and Dr Patel joins late (median over 90 s).\n",
         sep="\n",
         flush=True,
     )

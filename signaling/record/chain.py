@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Executable, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,7 +36,31 @@ SEAL_EVERY_S = 0.5
 SESSIONS_PER_PASS = 100
 
 
-def canonical(e: SessionEvent) -> bytes:
+class Entry(Protocol):
+    """What a chained entry is made of: a ``session_events`` row, or one about to be written
+    (``signaling.reports.history`` seals the records it writes)."""
+
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def to_state(self) -> str | None: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def detail(self) -> str | None: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+
+def canonical(e: Entry) -> bytes:
     """What the digest covers: everything the entry says and its place."""
     return json.dumps(
         {
@@ -55,7 +80,7 @@ def canonical(e: SessionEvent) -> bytes:
     ).encode()
 
 
-def digest(previous: str, e: SessionEvent) -> str:
+def digest(previous: str, e: Entry) -> str:
     return hashlib.sha256(previous.encode() + b"\n" + canonical(e)).hexdigest()
 
 

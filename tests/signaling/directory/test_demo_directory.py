@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from paging.policy import TargetKind
 from paging.schedule import on_call
 from signaling.directory.file import load_directory, parse_directory
 from signaling.record import chain, fhir, store
@@ -17,23 +19,47 @@ from signaling.storage.database import make_engine, make_session_factory, migrat
 from signaling.storage.models import RecordReaction
 
 
-def test_every_demo_facility_has_a_licensed_radiologist_on_call_at_every_hour() -> None:
-    """*On call now* names someone at each demo site, any hour of a week, and that person is
-    licensed in the site's state and privileged there (so the page is not a skip)."""
+def _lake_hole(local: datetime) -> bool:
+    """Friday and Saturday nights, 19:00 to 07:00 New York time."""
+    weekday, hour = local.weekday(), local.hour
+    return (weekday in (4, 5) and hour >= 19) or (weekday in (5, 6) and hour < 7)
+
+
+def test_demo_on_call_covers_every_hour_but_lakes_friday_and_saturday_nights() -> None:
+    """*On call now* names someone at NORTH at every hour of a week, and at LAKE at every hour but
+    Friday and Saturday nights 19:00-07:00 local (the demo's coverage hole: 24 hours a week);
+    whoever is on call is licensed in the site's state and privileged there."""
     demo = parse_directory(files("signaling").joinpath("demo_directory.yaml").read_text())
     people = {u.username: u for u in demo.users}
     start = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
+    uncovered: dict[str, list[datetime]] = {}
     for facility in demo.facilities:
         schedules = [s for s in demo.schedules if facility.code in s.facilities]
         assert schedules, f"{facility.code} has no on-call schedule"
+        zone = ZoneInfo(facility.timezone)
         for hour in range(7 * 24):
             now = start + timedelta(hours=hour)
             names = {name for s in schedules for name in on_call(s, now)}
-            assert names, f"nobody on call at {facility.code} at {now:%a %H:%M} UTC"
+            if not names:
+                uncovered.setdefault(facility.code, []).append(now.astimezone(zone))
             for name in names:
                 person = people[name]
                 assert facility.code in person.privileges
                 assert facility.state in {lic.state for lic in person.licenses}
+    assert "NORTH" not in uncovered
+    assert len(uncovered["LAKE"]) == 24
+    assert all(_lake_hole(local) for local in uncovered["LAKE"])
+
+
+def test_lake_pages_only_who_is_on_call() -> None:
+    """LAKE's policy has no pool tier: in the hole nobody at all is paged (its one New York
+    radiologist is off call), so paging runs out at once instead of waking him."""
+    demo = parse_directory(files("signaling").joinpath("demo_directory.yaml").read_text())
+    lake = next(f for f in demo.facilities if f.code == "LAKE")
+    policy = lake.policy()
+    assert policy is not None
+    kinds = {target.kind for tier in policy.tiers for target in tier.targets}
+    assert kinds == {TargetKind.SCHEDULE}
 
 
 async def test_the_demo_has_a_finished_session_with_a_reaction_to_look_at(tmp_path: Path) -> None:
