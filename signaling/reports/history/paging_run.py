@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from paging.engine import ALERT_TIER, Purpose, alert_key, page_key
+from paging.engine import ALERT_TIER, AlertKind, Purpose, alert_key, page_key
 from paging.policy import Channel, EscalationPolicy, exhausted_at_s, firings
 from signaling.pager.phone import JOIN_NOW
 from signaling.reports.history.cast import Cast, Person, SiteFacts
@@ -336,23 +336,22 @@ class Pager:
         paging.inbound.append((key, at(moment), answer[:400]))
 
     def _alert(self, paging: Paging, now: float) -> None:
-        """Paging ran out: every supervisor of the facility, in-app and by SMS. Once a session:
-        an alert's key has no round (``paging.engine.alert_key``), so the engine cannot write a
-        second one after a re-page runs out again."""
+        """Paging ran out: every supervisor of the facility, in-app and by SMS; once a session
+        (the history models no second exhaustion after a re-page)."""
         if paging.alerted:
             return
         rng, paging.alerted = self.rng, True
         daytime = at(now).astimezone(paging.site.zone).hour in range(7, 22)
         for person in paging.site.supervisors:
-            key = alert_key(paging.session_id, person.id, "in_app")
+            key = alert_key(paging.session_id, AlertKind.EXHAUSTED, 1, person.id, "in_app")
             page = Page(key, person, "in_app", Purpose.ALERT, ALERT_TIER, 0, "sent", now)
             page.sent = now + rng.uniform(0.05, 2.0)
             if rng.random() < (0.25 if daytime else 0.7):
                 page.status, page.detail = "failed", NO_PAGE_OPEN
             else:
-                page.ref = f"in-app:{key}"
+                page.ref = f"in-app:{rng.getrandbits(64):016x}"  # the key is too long for it
             paging.pages.append(page)
-            key = alert_key(paging.session_id, person.id, "sms")
+            key = alert_key(paging.session_id, AlertKind.EXHAUSTED, 1, person.id, "sms")
             page = Page(key, person, "sms", Purpose.ALERT, ALERT_TIER, 0, "sent", now)
             if person.mobile:
                 page.sent = now + rng.uniform(0.4, 1.6)
