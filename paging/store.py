@@ -70,6 +70,7 @@ timers = Table(
     Index("ix_paging_timers_pending", "done_at", "due_at"),
 )
 
+SENT_PAGES = "purpose = 'page' AND status = 'sent'"
 pages = Table(
     "paging_pages",
     metadata,
@@ -100,13 +101,21 @@ pages = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
-    # The service's reports read a period's sent pages by time, from the index alone.
+    # The service's reports read the sent pages of a period's sessions from the index alone: by
+    # time for many sessions, by session for few.
     Index(
         "ix_paging_pages_sent",
         "created_at",
         postgresql_include=["id", "session_id", "user_id", "tier", "sent_at"],
-        postgresql_where=text("purpose = 'page' AND status = 'sent'"),
-        sqlite_where=text("purpose = 'page' AND status = 'sent'"),
+        postgresql_where=text(SENT_PAGES),
+        sqlite_where=text(SENT_PAGES),
+    ),
+    Index(
+        "ix_paging_pages_sent_session",
+        "session_id",
+        postgresql_include=["user_id", "tier", "sent_at", "id", "created_at"],
+        postgresql_where=text(SENT_PAGES),
+        sqlite_where=text(SENT_PAGES),
     ),
 )
 

@@ -64,14 +64,17 @@ async def _base(
             Facility, Facility.id == scoped_.c.facility_id
         )
     during = await scoped.window(db, scope)
-    sent = scoped.sent_pages(during)
-    # Grouped before the join: one hash aggregate over the window's pages, then one hash join.
+    sent = scoped.sent_pages(scoped_, during)
+    # One hash aggregate per session over its pages; the radiologist's lowest tier among them.
     found = (
-        select(sent.c.session_id, sent.c.user_id, func.min(sent.c.tier).label("tier"))
-        .group_by(sent.c.session_id, sent.c.user_id)
+        select(
+            sent.c.session_id,
+            func.min(sent.c.tier).filter(sent.c.user_id == sent.c.radiologist_id).label("tier"),
+        )
+        .group_by(sent.c.session_id)
         .subquery("found")
     )
-    accepted = scoped.accepts(during)
+    accepted = scoped.accepts(scoped_, during)
     query = (
         select(
             scoped_.c.facility_id,
@@ -86,12 +89,7 @@ async def _base(
         .join(Facility, Facility.id == scoped_.c.facility_id)
         .join(Room, Room.id == scoped_.c.room_id)
         # Tier and channel are those of a join: a session taken but never joined has neither.
-        .outerjoin(
-            found,
-            (found.c.session_id == scoped_.c.id)
-            & (found.c.user_id == scoped_.c.radiologist_id)
-            & scoped_.c.joined_at.is_not(None),
-        )
+        .outerjoin(found, (found.c.session_id == scoped_.c.id) & scoped_.c.joined_at.is_not(None))
         .outerjoin(
             accepted,
             (accepted.c.session_id == scoped_.c.id)
