@@ -10,8 +10,10 @@ sessions they joined):
 - missed: sessions they were paged for and never accepted, that someone else took or nobody did;
 - page to join: from their first sent page of a session they joined to the join (p50, p95).
 
-On PostgreSQL each figure is one GROUP BY in the database (``lag`` for the minute rule,
-``AT TIME ZONE`` for the hours); on SQLite the minimal rows are read and counted here alike."""
+On PostgreSQL three statements in the database: the pages that count by person, weekday and hour
+(``lag`` for the minute rule, ``AT TIME ZONE`` for the hours), the joins by person, and one row per
+person and session paged for or accepted (accepted, missed, ``percentile_cont`` of page to join).
+On SQLite the minimal rows are read and counted here alike."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from signaling.reports import interruptions, scoped, sessions_in
 from signaling.reports.interruptions import Hours
 from signaling.reports.latency_stats import seconds
-from signaling.reports.percentiles import is_postgres, percentile_cont, seconds_between
+from signaling.reports.percentiles import is_postgres, percentile_cont
 from signaling.reports.scope import Scope
 from signaling.reports.shape import Card, Column, Report, Table
 from signaling.storage.models import Facility, User
@@ -106,8 +108,8 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
         .subquery("paged")
     )
     local = func.timezone(paged.c.zone, paged.c.sent_at)
-    isodow = cast(func.extract("isodow", local), Integer)
-    hour = cast(func.extract("hour", local), Integer)
+    isodow = cast(func.date_part("isodow", local), Integer)
+    hour = cast(func.date_part("hour", local), Integer)
     query = (
         select(paged.c.user_id, isodow, hour, func.count())
         .where(paged.c.counts)
@@ -161,7 +163,7 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     to_join = case(
         (
             and_(took, pairs.c.first_at <= pairs.c.joined_at),
-            seconds_between(db, pairs.c.first_at, pairs.c.joined_at),
+            sessions_in.seconds(db, pairs.c.first_at, pairs.c.joined_at),
         ),
         else_=None,
     )

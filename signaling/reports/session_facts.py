@@ -22,7 +22,6 @@ from sqlalchemy import CTE, Date, Integer, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.reports import scoped, sessions_in
-from signaling.reports.percentiles import seconds_between
 from signaling.reports.scope import Scope
 from signaling.storage.models import Facility, Room
 
@@ -103,22 +102,35 @@ async def _base(
 async def facts_query(
     db: AsyncSession, scope: Scope, *, totals: bool = False
 ) -> Select[*tuple[Any, ...]]:
-    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only those
-    the totals need)."""
+    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only the
+    latency). Each session's local time and latency are computed once, in a materialized CTE,
+    and the hour, weekday, week, month and bin read from them."""
     scoped_, query = await _base(db, scope, totals=totals)
-    latency = seconds_between(db, scoped_.c.requested_at, scoped_.c.joined_at)
-    local = func.timezone(Facility.timezone, scoped_.c.requested_at)
+    latency = sessions_in.seconds(db, scoped_.c.requested_at, scoped_.c.joined_at)
+    if totals:
+        return query.add_columns(latency.label("latency"))
+    rows = (
+        query.add_columns(
+            func.timezone(Facility.timezone, scoped_.c.requested_at).label("local"),
+            latency.label("latency"),
+        )
+        .cte("facts_rows")
+        .prefix_with("MATERIALIZED")
+    )
+    local, latency = rows.c.local, rows.c.latency
     bin_ = case(
         (latency.is_(None), None),
         else_=func.least(func.greatest(cast(func.floor(latency / BIN_S), Integer), 0), LAST_BIN),
     )
-    return query.add_columns(
-        cast(func.extract("hour", local), Integer).label("hour"),
-        (cast(func.extract("isodow", local), Integer) - 1).label("weekday"),
+    kept = [c for c in rows.c if c.name not in ("local", "latency")]
+    return select(
+        *kept,
+        cast(func.date_part("hour", local), Integer).label("hour"),
+        (cast(func.date_part("isodow", local), Integer) - 1).label("weekday"),
         cast(func.date_trunc("week", local), Date).label("week"),
         cast(func.date_trunc("month", local), Date).label("month"),
         bin_.label("bin"),
-        latency.label("latency"),
+        latency,
     )
 
 
