@@ -78,6 +78,7 @@ timers = Table(
     ),
 )
 
+SENT_PAGES = "purpose = 'page' AND status = 'sent'"
 pages = Table(
     "paging_pages",
     metadata,
@@ -109,13 +110,21 @@ pages = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
-    # The service's reports read a period's sent pages by time, from the index alone.
+    # The service's reports read the sent pages of a period's sessions from the index alone: by
+    # time for many sessions, by session for few.
     Index(
         "ix_paging_pages_sent",
         "created_at",
         postgresql_include=["id", "session_id", "user_id", "tier", "sent_at"],
-        postgresql_where=text("purpose = 'page' AND status = 'sent'"),
-        sqlite_where=text("purpose = 'page' AND status = 'sent'"),
+        postgresql_where=text(SENT_PAGES),
+        sqlite_where=text(SENT_PAGES),
+    ),
+    Index(
+        "ix_paging_pages_sent_session",
+        "session_id",
+        postgresql_include=["user_id", "tier", "sent_at", "id", "created_at"],
+        postgresql_where=text(SENT_PAGES),
+        sqlite_where=text(SENT_PAGES),
     ),
     # Reports read a period's pages by creation time (written in time order: BRIN on PostgreSQL).
     Index("ix_paging_pages_created_at", "created_at", postgresql_using="brin"),

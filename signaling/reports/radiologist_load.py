@@ -10,8 +10,10 @@ sessions they joined):
 - missed: sessions they were paged for and never accepted, that someone else took or nobody did;
 - page to join: from their first sent page of a session they joined to the join (p50, p95).
 
-On PostgreSQL each figure is one GROUP BY in the database (``lag`` for the minute rule,
-``AT TIME ZONE`` for the hours); on SQLite the minimal rows are read and counted here alike."""
+On PostgreSQL three statements in the database: the pages that count by person, weekday and hour
+(``lag`` for the minute rule, ``AT TIME ZONE`` for the hours), the joins by person, and one row per
+person and session paged for or accepted (accepted, missed, ``percentile_cont`` of page to join).
+On SQLite the minimal rows are read and counted here alike."""
 
 from __future__ import annotations
 
@@ -23,11 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    CTE,
     ColumnElement,
     Integer,
     Interval,
-    Subquery,
     and_,
     case,
     cast,
@@ -79,38 +79,11 @@ def _person(scope: Scope, column: Any) -> list[ColumnElement[bool]]:
     return [] if person is None else [column == person]
 
 
-def _received(scoped_: CTE, during: scoped.Window) -> Subquery:
-    """The sent pages of the scoped sessions, with their session's radiologist, facility,
-    request and join."""
-    pages = scoped.sent_pages(during)
-    return (
-        select(
-            pages,
-            scoped_.c.radiologist_id,
-            scoped_.c.facility_id,
-            scoped_.c.requested_at,
-            scoped_.c.joined_at,
-        )
-        .join(scoped_, scoped_.c.id == pages.c.session_id)
-        .subquery("received")
-    )
-
-
-def _accepted(scoped_: CTE, during: scoped.Window) -> Subquery:
-    """The accepts of the scoped sessions, with their session's request and join."""
-    accepts = scoped.accepts(during)
-    return (
-        select(accepts, scoped_.c.requested_at, scoped_.c.joined_at)
-        .join(scoped_, scoped_.c.id == accepts.c.session_id)
-        .subquery("accepted")
-    )
-
-
 async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     sessions = _sessions(scope)
     scoped_ = scoped.sessions(db, sessions)
     during = await scoped.window(db, sessions)
-    sent, accepts = _received(scoped_, during), _accepted(scoped_, during)
+    sent = scoped.sent_pages(scoped_, during)
     loads: Loads = defaultdict(Load)
 
     # The minute rule at the level of the window function (which PostgreSQL does not flatten
@@ -135,26 +108,19 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
         .subquery("paged")
     )
     local = func.timezone(paged.c.zone, paged.c.sent_at)
-    isodow = cast(func.extract("isodow", local), Integer)
-    hour = cast(func.extract("hour", local), Integer)
+    isodow = cast(func.date_part("isodow", local), Integer)
+    hour = cast(func.date_part("hour", local), Integer)
     query = (
         select(paged.c.user_id, isodow, hour, func.count())
         .where(paged.c.counts)
         .group_by(paged.c.user_id, isodow, hour)
     )
-    for user_id, day, at, n in await db.execute(query):
+    # Up to 168 rows a person: read as plain rows (the ORM's row handling costs more than the SQL).
+    for user_id, day, at, n in await (await db.connection()).execute(query):
         load = loads[user_id]
         load.pages += n
         h = interruptions.hours_at(day, at)
         load.hours[h] = load.hours.get(h, 0) + n
-
-    accepted = (
-        select(accepts.c.user_id, func.count())
-        .where(*_person(scope, accepts.c.user_id))
-        .group_by(accepts.c.user_id)
-    )
-    for user_id, n in await db.execute(accepted):
-        loads[user_id].accepted = n
 
     joined = (
         select(scoped_.c.radiologist_id, func.count())
@@ -164,28 +130,37 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     for user_id, n in await db.execute(joined):
         loads[user_id].joined = n
 
-    # One row per person and session they were paged for (grouped before the join: one hash
-    # aggregate over the window's pages), to tell missed from taken and time page to join.
-    pages = scoped.sent_pages(during)
+    # One row per person and session they were paged for or accepted (the pages hash-grouped by
+    # pair, fully joined with the accepts): accepted, missed, page to join.
     first = (
-        select(pages.c.session_id, pages.c.user_id, func.min(pages.c.sent_at).label("first_at"))
-        .where(*_person(scope, pages.c.user_id))
-        .group_by(pages.c.session_id, pages.c.user_id)
+        select(
+            sent.c.session_id,
+            sent.c.user_id,
+            sent.c.radiologist_id,
+            sent.c.joined_at,
+            func.min(sent.c.sent_at).label("first_at"),
+        )
+        .group_by(sent.c.session_id, sent.c.user_id, sent.c.radiologist_id, sent.c.joined_at)
         .subquery("first")
     )
+    written = scoped.accepts(scoped_, during)
     pairs = (
         select(
-            first.c.user_id,
-            first.c.session_id,
+            func.coalesce(first.c.user_id, written.c.user_id).label("user_id"),
+            func.coalesce(first.c.radiologist_id, written.c.radiologist_id).label("taker"),
+            func.coalesce(first.c.joined_at, written.c.joined_at).label("joined_at"),
             first.c.first_at,
-            scoped_.c.radiologist_id,
-            scoped_.c.joined_at,
+            written.c.user_id.is_not(None).label("accepted"),
         )
-        .join(scoped_, scoped_.c.id == first.c.session_id)
+        .select_from(first)
+        .join(
+            written,
+            (written.c.session_id == first.c.session_id) & (written.c.user_id == first.c.user_id),
+            full=True,
+        )
         .subquery("pairs")
     )
-    written = scoped.accepts(during)  # the pairs are the scope's already
-    took = pairs.c.radiologist_id == pairs.c.user_id
+    took = pairs.c.taker == pairs.c.user_id
     to_join = case(
         (
             and_(took, pairs.c.first_at <= pairs.c.joined_at),
@@ -196,23 +171,22 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     per_person = (
         select(
             pairs.c.user_id,
+            func.count().filter(pairs.c.accepted),
             func.count().filter(
-                pairs.c.radiologist_id.is_distinct_from(pairs.c.user_id),
-                written.c.user_id.is_(None),
+                pairs.c.first_at.is_not(None),
+                ~pairs.c.accepted,
+                pairs.c.taker.is_distinct_from(pairs.c.user_id),
             ),
             func.percentile_cont(0.5).within_group(to_join),
             func.percentile_cont(0.95).within_group(to_join),
         )
-        .select_from(pairs)
-        .outerjoin(
-            written,
-            (written.c.session_id == pairs.c.session_id) & (written.c.user_id == pairs.c.user_id),
-        )
+        .where(*_person(scope, pairs.c.user_id))
         .group_by(pairs.c.user_id)
     )
-    for user_id, n, p50, p95 in await db.execute(per_person):
+    for user_id, accepted, missed, p50, p95 in await db.execute(per_person):
         load = loads[user_id]
-        load.missed, load.p50_page_to_join, load.p95_page_to_join = n, seconds(p50), seconds(p95)
+        load.accepted, load.missed = accepted, missed
+        load.p50_page_to_join, load.p95_page_to_join = seconds(p50), seconds(p95)
     return dict(loads)
 
 
@@ -225,7 +199,7 @@ async def _in_python(db: AsyncSession, scope: Scope) -> Loads:
     sessions = _sessions(scope)
     scoped_ = scoped.sessions(db, sessions)
     during = await scoped.window(db, sessions)
-    sent, accepts = _received(scoped_, during), _accepted(scoped_, during)
+    sent, accepts = scoped.sent_pages(scoped_, during), scoped.accepts(scoped_, during)
     person = scope.filters.radiologist_id
 
     def passes(row: Any) -> bool:

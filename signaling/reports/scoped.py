@@ -1,11 +1,12 @@
 """The rows a report reads, as SQL to join: the scope's ended sessions (a CTE, read once), the
 pages sent to radiologists while they were open, and the radiologists' accepts.
 
-Pages and accepts are written while their session is open, so they are read by time as well:
-from the period's start to the last of its sessions' ends (``Window``, with minutes of slack for
-the workers' clocks). On PostgreSQL that is one range of a covering index (migration 0009)
-instead of a probe per session, at tens of thousands of sessions the difference between
-milliseconds and seconds; given as plain values, the planner knows how many rows to expect."""
+Pages and accepts are written while their session is open, so they are read by time as well as
+by session: from the period's start to the last of its sessions' ends (``Window``, with minutes
+of slack for the workers' clocks). On PostgreSQL both have a covering index (migration 0009),
+and the planner picks: one range by time for tens of thousands of sessions (all facilities for a
+month), a probe per session for a few (one facility's year); each a hash join and a hash
+aggregate, not a sort."""
 
 from __future__ import annotations
 
@@ -63,12 +64,24 @@ async def window(db: AsyncSession, scope: Scope) -> Window:
     return Window(scope.period.start - CLOCK_SLACK, (last_end or scope.period.start) + CLOCK_SLACK)
 
 
-def sent_pages(during: Window) -> Subquery:
-    """Pages asking a radiologist to supervise (purpose ``page``) that were sent, written
-    ``during`` the sessions: id, session_id, user_id, tier, sent_at. Join them to the sessions."""
+def sent_pages(scoped: CTE, during: Window) -> Subquery:
+    """Pages asking a radiologist to supervise (purpose ``page``) that were sent, for the scoped
+    sessions: id, session_id, user_id, tier, sent_at, and the session's radiologist_id,
+    facility_id, requested_at and joined_at."""
     p = pages.c
     return (
-        select(p.id, p.session_id, p.user_id, p.tier, p.sent_at)
+        select(
+            p.id,
+            p.session_id,
+            p.user_id,
+            p.tier,
+            p.sent_at,
+            scoped.c.radiologist_id,
+            scoped.c.facility_id,
+            scoped.c.requested_at,
+            scoped.c.joined_at,
+        )
+        .join(scoped, scoped.c.id == p.session_id)
         .where(
             p.purpose == "page",
             p.status == "sent",
@@ -79,12 +92,20 @@ def sent_pages(during: Window) -> Subquery:
     )
 
 
-def accepts(during: Window) -> Subquery:
-    """Radiologists' accepts written ``during`` the sessions: session_id, user_id, via. Join them
-    to the sessions."""
+def accepts(scoped: CTE, during: Window) -> Subquery:
+    """The radiologists' accepts of the scoped sessions: session_id, user_id, via, and the
+    session's radiologist_id, requested_at and joined_at."""
     a = SessionAccept
     return (
-        select(a.session_id, a.user_id, a.via)
+        select(
+            a.session_id,
+            a.user_id,
+            a.via,
+            scoped.c.radiologist_id,
+            scoped.c.requested_at,
+            scoped.c.joined_at,
+        )
+        .join(scoped, scoped.c.id == a.session_id)
         .where(a.accepted_at >= during.start, a.accepted_at <= during.end)
         .subquery("accepts")
     )

@@ -64,14 +64,17 @@ async def _base(
             Facility, Facility.id == scoped_.c.facility_id
         )
     during = await scoped.window(db, scope)
-    sent = scoped.sent_pages(during)
-    # Grouped before the join: one hash aggregate over the window's pages, then one hash join.
+    sent = scoped.sent_pages(scoped_, during)
+    # One hash aggregate per session over its pages; the radiologist's lowest tier among them.
     found = (
-        select(sent.c.session_id, sent.c.user_id, func.min(sent.c.tier).label("tier"))
-        .group_by(sent.c.session_id, sent.c.user_id)
+        select(
+            sent.c.session_id,
+            func.min(sent.c.tier).filter(sent.c.user_id == sent.c.radiologist_id).label("tier"),
+        )
+        .group_by(sent.c.session_id)
         .subquery("found")
     )
-    accepted = scoped.accepts(during)
+    accepted = scoped.accepts(scoped_, during)
     query = (
         select(
             scoped_.c.facility_id,
@@ -86,12 +89,7 @@ async def _base(
         .join(Facility, Facility.id == scoped_.c.facility_id)
         .join(Room, Room.id == scoped_.c.room_id)
         # Tier and channel are those of a join: a session taken but never joined has neither.
-        .outerjoin(
-            found,
-            (found.c.session_id == scoped_.c.id)
-            & (found.c.user_id == scoped_.c.radiologist_id)
-            & scoped_.c.joined_at.is_not(None),
-        )
+        .outerjoin(found, (found.c.session_id == scoped_.c.id) & scoped_.c.joined_at.is_not(None))
         .outerjoin(
             accepted,
             (accepted.c.session_id == scoped_.c.id)
@@ -105,22 +103,35 @@ async def _base(
 async def facts_query(
     db: AsyncSession, scope: Scope, *, totals: bool = False
 ) -> Select[*tuple[Any, ...]]:
-    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only those
-    the totals need)."""
+    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only the
+    latency). Each session's local time and latency are computed once, in a materialized CTE,
+    and the hour, weekday, week, month and bin read from them."""
     scoped_, query = await _base(db, scope, totals=totals)
     latency = seconds_between(db, scoped_.c.requested_at, scoped_.c.joined_at)
-    local = func.timezone(Facility.timezone, scoped_.c.requested_at)
+    if totals:
+        return query.add_columns(latency.label("latency"))
+    rows = (
+        query.add_columns(
+            func.timezone(Facility.timezone, scoped_.c.requested_at).label("local"),
+            latency.label("latency"),
+        )
+        .cte("facts_rows")
+        .prefix_with("MATERIALIZED")
+    )
+    local, latency = rows.c.local, rows.c.latency
     bin_ = case(
         (latency.is_(None), None),
         else_=func.least(func.greatest(cast(func.floor(latency / BIN_S), Integer), 0), LAST_BIN),
     )
-    return query.add_columns(
-        cast(func.extract("hour", local), Integer).label("hour"),
-        (cast(func.extract("isodow", local), Integer) - 1).label("weekday"),
+    kept = [c for c in rows.c if c.name not in ("local", "latency")]
+    return select(
+        *kept,
+        cast(func.date_part("hour", local), Integer).label("hour"),
+        (cast(func.date_part("isodow", local), Integer) - 1).label("weekday"),
         cast(func.date_trunc("week", local), Date).label("week"),
         cast(func.date_trunc("month", local), Date).label("month"),
         bin_.label("bin"),
-        latency.label("latency"),
+        latency,
     )
 
 

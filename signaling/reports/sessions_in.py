@@ -23,7 +23,7 @@ S = SupervisionSession
 
 
 def column(attribute: Any) -> ColumnElement[object]:
-    """A mapped attribute as the plain column ``seconds_between`` takes."""
+    """A mapped attribute as the plain column ``seconds`` takes."""
     return cast("ColumnElement[object]", attribute.expression)
 
 

@@ -81,7 +81,8 @@ async def test_received_accepted_joined_missed_and_page_to_join(db: AsyncSession
 
 async def test_pages_less_than_a_minute_apart_count_once(db: AsyncSession) -> None:
     """Dr Patel paged at 0, 30 and 50 s (one request), then at 115 s and 175 s (another): gaps of
-    30, 20, 65 and 60 s; the first, the fourth and the fifth count."""
+    30, 20, 65 and 60 s; the first, the fourth and the fifth count. Dr Diaz paged every 50 s
+    across three minutes: once."""
     d = await ids(db)
     t0 = at("2026-03-04T15:00")
     first = await add_session(db, d, t0)
@@ -90,9 +91,13 @@ async def test_pages_less_than_a_minute_apart_count_once(db: AsyncSession) -> No
     second = await add_session(db, d, t0 + s(110))
     await add_page(db, d, second, "drpatel", t0 + s(115))
     await add_page(db, d, second, "drpatel", t0 + s(175), tier=1)
+    chain = await add_session(db, d, t0)  # Dr Diaz: every 50 s for 2.5 minutes, one burst
+    for offset in (0, 50, 100, 150):
+        await add_page(db, d, chain, "drdiaz", t0 + s(offset))
     report = await radiologist_load.report(db, d.scope(WEEK), NOW)
     assert people(report)["Dr Anya Patel"]["pages"] == 3
     assert people(report)["Dr Anya Patel"]["missed"] == 2
+    assert people(report)["Dr Ray Diaz"]["pages"] == 1
 
 
 async def test_interruptions_in_each_persons_own_time(db: AsyncSession) -> None:

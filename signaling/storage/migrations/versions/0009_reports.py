@@ -2,7 +2,8 @@
 
 Each report reads one period of some facilities' sessions, the pages sent and the accepts made
 while they were open. On PostgreSQL the indexes carry the columns the aggregates need, so those
-reads are index-only ranges (see signaling/reports/scoped.py).
+reads are index-only: sent pages by time (many sessions) or by session (few); see
+signaling/reports/scoped.py.
 
 Revision ID: 0009_reports
 Revises: 0008_exam_record
@@ -56,10 +57,19 @@ def upgrade() -> None:
             postgresql_where=sa.text(SENT_PAGES),
             sqlite_where=sa.text(SENT_PAGES),
         )
+        batch_op.create_index(
+            "ix_paging_pages_sent_session",
+            ["session_id"],
+            unique=False,
+            postgresql_include=["user_id", "tier", "sent_at", "id", "created_at"],
+            postgresql_where=sa.text(SENT_PAGES),
+            sqlite_where=sa.text(SENT_PAGES),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("paging_pages", schema=None) as batch_op:
+        batch_op.drop_index("ix_paging_pages_sent_session")
         batch_op.drop_index("ix_paging_pages_sent")
     with op.batch_alter_table("session_accepts", schema=None) as batch_op:
         batch_op.drop_index("ix_session_accepts_accepted_at")
