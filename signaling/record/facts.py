@@ -23,12 +23,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.record.entries import Kind
 from signaling.record.store import lean_view
 from signaling.record.view import RecordView
 from signaling.storage.models import RecordReaction, SessionEvent, SupervisionSession
 
 # The agent class of an exam whose agent the facility's formulary no longer classes.
 OTHER_AGENT = "other"
+# What the fold reads (not the state changes and link records around them).
+RECORD_KINDS = tuple(k.value for k in Kind)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ async def refresh(db: AsyncSession, s: SupervisionSession) -> RecordFacts:
     await db.flush()
     entries = (
         await db.scalars(
-            select(SessionEvent).where(SessionEvent.session_id == s.id).order_by(SessionEvent.id)
+            select(SessionEvent)
+            .where(SessionEvent.session_id == s.id, SessionEvent.kind.in_(RECORD_KINDS))
+            .order_by(SessionEvent.id)
         )
     ).all()
     facts = facts_from(s, entries)
