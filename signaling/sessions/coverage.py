@@ -102,10 +102,18 @@ async def coverage_of(db: AsyncSession, s: SupervisionSession, now: datetime) ->
     return summarize(events, s.ended_at or now, monitored=monitored)
 
 
-def store(s: SupervisionSession, cover: dict[str, Any]) -> None:
-    """Keep an ended session's coverage on it: the summary, and its verified seconds and number of
-    gaps as columns (None when the link was never verified)."""
-    s.coverage = cover
+def figures(cover: dict[str, Any]) -> dict[str, Any]:
+    """A stored coverage's verified seconds and number of gaps, the session's columns of them
+    (None when the link was never verified)."""
     measured = bool(cover.get("measured"))
-    s.verified_live_s = float(cover["verified_live_s"]) if measured else None
-    s.link_gap_count = int(cover.get("gap_count", 0)) if measured else None
+    return {
+        "verified_live_s": float(cover["verified_live_s"]) if measured else None,
+        "link_gap_count": int(cover.get("gap_count", 0)) if measured else None,
+    }
+
+
+def store(s: SupervisionSession, cover: dict[str, Any]) -> None:
+    """Keep an ended session's coverage on it: the summary, and its ``figures`` as columns."""
+    s.coverage = cover
+    for name, value in figures(cover).items():
+        setattr(s, name, value)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports.history import entry
+from signaling.reports.history import entry, facts
 from signaling.reports.history.cast import Cast, load_cast
 from signaling.reports.history.session import Story, Storyteller
 from signaling.reports.history.spec import HistorySpec
@@ -86,6 +86,7 @@ class _Batches:
         self.session_columns = session_columns
         self.rng = random.Random(spec.seed)
         self.teller = Storyteller(cast, spec, self.rng)
+        self.places = facts.Places(cast.sites)
 
     def __iter__(self) -> Iterator[_Batch]:
         spec, cast, rng = self.spec, self.cast, self.rng
@@ -129,16 +130,18 @@ class _Batches:
 
     def _add(self, batch: _Batch, story: Story) -> None:
         rows, session_id = batch.rows, story.session["id"]
-        rows["supervision_sessions"].append(
-            tuple(story.session.get(c) for c in self.session_columns)
-        )
-        for table, pager_rows in story.paging.rows().items():
-            rows[table].extend(pager_rows)
-        rows["session_accepts"].extend(story.accepts)
-        rows["session_repages"].extend(story.repages)
         events, head = entry.write(story.entries, session_id, self.next_id, self.spec.seal)
         self.next_id += len(events)
+        columns, reactions = facts.kept(self.places, story.session, story.entries)
+        session = story.session | columns
+        rows["supervision_sessions"].append(tuple(session.get(c) for c in self.session_columns))
+        pager = story.paging.rows()
+        for table, pager_rows in pager.items():
+            rows[table].extend(pager_rows)
+        rows["session_accepts"].extend(facts.with_page_times(story.accepts, pager["paging_pages"]))
+        rows["session_repages"].extend(story.repages)
         rows["session_events"].extend(events)
+        rows["record_reactions"].extend(reactions)
         if head is not None:
             rows["record_chains"].append(head)
         batch.sessions += 1

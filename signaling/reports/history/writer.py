@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from paging.store import inbound, pages, runs, timers
 from signaling.storage.models import (
     RecordChain,
+    RecordReaction,
     SessionAccept,
     SessionEvent,
     SessionRepage,
@@ -35,6 +36,7 @@ TABLES: dict[str, Any] = {
     "session_accepts": SessionAccept.__table__,
     "session_repages": SessionRepage.__table__,
     "session_events": SessionEvent.__table__,
+    "record_reactions": RecordReaction.__table__,
     "record_chains": RecordChain.__table__,
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -72,7 +74,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "error",
     ),
     "paging_inbound": ("key", "received_at", "answer"),
-    "session_accepts": ("session_id", "user_id", "via", "accepted_at", "ended_at", "end_reason"),
+    "session_accepts": (
+        "session_id",
+        "user_id",
+        "via",
+        "accepted_at",
+        "ended_at",
+        "end_reason",
+        "paged_at",
+    ),
     "session_repages": (
         "session_id",
         "repaged_at",
@@ -93,6 +103,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "body",
         "seq",
         "digest",
+    ),
+    "record_reactions": (
+        "entry_id",
+        "session_id",
+        "onset_at",
+        "reaction_type",
+        "severity",
+        "premedicated",
+        "intervened_at",
     ),
     "record_chains": ("session_id", "length", "head", "sealed_at"),
 }

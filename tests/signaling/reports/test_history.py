@@ -22,7 +22,13 @@ from signaling.reports.history import Generated, HistorySpec, generate
 from signaling.reports.history.writer import SESSIONS, TABLES
 from signaling.sessions import coverage, supervision
 from signaling.storage.database import make_engine, make_session_factory
-from signaling.storage.models import Room, SessionAccept, SessionEvent, SupervisionSession
+from signaling.storage.models import (
+    RecordReaction,
+    Room,
+    SessionAccept,
+    SessionEvent,
+    SupervisionSession,
+)
 from tests.signaling.reports.history_db import fresh_database
 
 # One facility whose tiers each find someone new: dra is primary (T+0), drb backup (T+10 s), drc
@@ -355,3 +361,39 @@ def test_the_same_seed_makes_the_same_history(tmp_path: Path) -> None:
             prints.append(_fingerprint(asyncio.run(_rows(url, query))))
     assert prints[0] == prints[1]
     assert prints[2] != prints[0]
+
+
+async def test_the_facts_the_reports_count_are_kept_as_the_service_keeps_them(made: Made) -> None:
+    """Each generated session carries the record's facts its own fold gives (agent class,
+    injection, documentation score, one ``record_reactions`` row per reaction), its coverage's
+    figures as columns, and each accept its first page on its channel."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    engine = make_engine(made.url)
+    try:
+        async with make_session_factory(engine)() as db:
+            ids = (
+                await db.scalars(
+                    select(SessionEvent.session_id).where(SessionEvent.kind == "reaction")
+                )
+            ).all()
+            sample = [*ids[:10], *(await db.scalars(select(SupervisionSession.id).limit(30)))]
+            for sid in dict.fromkeys(sample):
+                s = await supervision.load(db, sid)
+                view = await store.record_view(db, s, now)
+                assert s.agent_class == (view.exam.agent.agent_class if view.exam.agent else None)
+                assert s.injected_at == (view.injection.at if view.injection else None)
+                assert s.documentation_required == len(view.completeness.required)
+                assert s.documentation_missing == len(view.completeness.missing)
+                assert s.verified_live_s == (view.coverage or {}).get("verified_live_s")
+                kept = (
+                    await db.scalars(select(RecordReaction).where(RecordReaction.session_id == sid))
+                ).all()
+                assert [(r.entry_id, r.severity, r.intervened_at) for r in kept] == [
+                    (r.seq, r.severity.value if r.severity else None, r.first_action_at)
+                    for r in view.reactions
+                ]
+            paged = (await db.execute(select(SessionAccept.via, SessionAccept.paged_at))).all()
+    finally:
+        await engine.dispose()
+    assert ids
+    assert sum(1 for _, at in paged if at is not None) > 0.5 * len(paged)
