@@ -67,8 +67,13 @@ async def test_the_review_prints_the_figures_as_a_letter_pdf(
     await seed(db_session)
     token = await login(server, "super")
     async with api(server, token) as client:
-        pdf = await client.get("/api/reports/review.pdf", params={"report": "response_time"})
-        html = await client.get("/api/reports/review.html", params={"report": "response_time"})
+        # Laying out a PDF takes seconds on a loaded machine: wait for it (a fault still fails).
+        pdf = await client.get(
+            "/api/reports/review.pdf", params={"report": "response_time"}, timeout=120
+        )
+        html = await client.get(
+            "/api/reports/review.html", params={"report": "response_time"}, timeout=120
+        )
     assert pdf.status_code == 200, pdf.text
     assert pdf.content.startswith(b"%PDF")
     disposition = pdf.headers["content-disposition"]
