@@ -162,3 +162,32 @@ async def test_a_radiologist_whose_page_was_away_is_alerted_when_it_joins_again(
         await r.send({"type": "ping"})
         await r.expect("pong")
     assert "reaction_alert" not in [m["type"] for m in r.seen]
+
+
+async def test_a_reaction_after_the_server_re_paged_a_lost_radiologist_still_pages_every_tier(
+    phone_server: LiveServer, fake_twilio: FakeTwilio, db_session: AsyncSession
+) -> None:
+    """Dr Bay's media is gone long enough that the server's re-page rule took her off and paged
+    the first tier again; a severe reaction then still pages every tier at once (Dr Reef's tier
+    would have waited)."""
+    tech, sid = await gulf_request(phone_server)
+    bay = await login(phone_server, "drbay")
+    await join_request(phone_server, bay, sid)
+    await db_session.execute(
+        update(SupervisionSession)
+        .where(SupervisionSession.id == sid)
+        .values(
+            state="joined", joined_at=utc_now(), radiologist_live_at=utc_now().replace(year=2025)
+        )
+    )
+    await db_session.commit()
+    for _ in range(200):  # the server's sweep re-pages her within seconds
+        session = await get_session(phone_server, tech, sid)
+        if session["state"] == "paging":
+            break
+        await asyncio.sleep(0.1)
+    assert session["state"] == "paging", session
+    async with api(phone_server, tech) as client:
+        opened = await client.post(f"/api/sessions/{sid}/reactions", json={"severity": "severe"})
+    assert opened.json()["stat_paged"] is True
+    await asyncio.wait_for(stat_sms(fake_twilio, REEF), timeout=3)
