@@ -435,9 +435,14 @@ async def summon(
         lost = await call_record.media_lost(
             db, s.id, s.radiologist_id, now - timedelta(seconds=LIVE_EVIDENCE_S), now
         )
-        if lost is None:
-            return Summoned([], None)
-        s = lost
+        if lost is not None:
+            s = lost
+        else:
+            # Either her media still arrives (she stays, alerted in the session: no STAT), or
+            # the server's re-page rule took her off a moment ago (then the STAT goes out).
+            s = await supervision.load(db, session_id, fresh=True)
+            if s.state == SessionState.JOINED and s.radiologist_id is not None:
+                return Summoned([], None)
     if s.state == SessionState.ENDED:
         return Summoned([], None)
     pages = await summons.stat(pager, db, s.id, s.facility_id, now)
