@@ -66,6 +66,6 @@ async def test_the_three_reports_for_a_supervisor_of_their_own_facility(
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(cancelled.text.lstrip("\ufeff"))))
-    assert table[0][0] == "reason"
+    assert table[0][0] == "Reason"  # the column labels head the CSV
     assert [row[0] for row in table[1:]] == ["no_coverage"]
     assert port.status_code == 403, port.text
