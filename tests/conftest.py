@@ -89,10 +89,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from fresh_database(request, tmp_path, request.param)
 
 
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[str]:
-    """A fresh, migrated, seeded database of ``kind`` (sqlite, postgresql), dropped afterwards."""
+def fresh_database(request: pytest.FixtureRequest, directory: Path, kind: str) -> Iterator[str]:
+    """A fresh, migrated, seeded database of ``kind`` (sqlite, postgresql; a SQLite file goes in
+    ``directory``), dropped afterwards."""
     if kind == "sqlite":
-        target = tmp_path / "standby.db"
+        target = directory / "standby.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite+aiosqlite:///{target}"
         return

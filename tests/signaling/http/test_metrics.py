@@ -12,10 +12,8 @@ import asyncio
 import contextlib
 import os
 import secrets
-import shutil
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -30,7 +28,7 @@ from paging.store import timers
 from signaling.metrics.service_counts import LATENCY_BOUNDS_S
 from signaling.storage.database import make_engine, make_session_factory
 from signaling.storage.models import SupervisionSession
-from tests.conftest import RUN_ID, _pg, drop_pg_database, make_settings, pg_url
+from tests.conftest import fresh_database, make_settings
 from tests.fakes.twilio_server import FakeTwilio, run_fake_twilio
 from tests.live import LiveServer, api, connect, free_port, login, run_server
 from tests.signaling.helpers import get_session, join_request, open_session, room_id
@@ -61,18 +59,7 @@ def module_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """One fresh, seeded database of each kind for the whole module."""
-    if request.param == "sqlite":
-        target = tmp_path_factory.mktemp("metrics") / "standby.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"standby_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        asyncio.run(drop_pg_database(name))
+    yield from fresh_database(request, tmp_path_factory.mktemp("metrics"), request.param)
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,13 @@ on it whose transaction is rolled back after each test (so each test inserts its
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.storage.database import make_engine
-from tests.conftest import RUN_ID, _pg, drop_pg_database, pg_url
+from tests.conftest import fresh_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -20,18 +17,7 @@ def module_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated database with tests/directory.yaml loaded, of each kind, for one test module."""
-    if request.param == "sqlite":
-        target = tmp_path_factory.mktemp("reports") / "standby.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"standby_test_{RUN_ID}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        asyncio.run(drop_pg_database(name))
+    yield from fresh_database(request, tmp_path_factory.mktemp("reports"), request.param)
 
 
 @pytest.fixture
