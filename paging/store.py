@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     Index,
@@ -108,6 +109,11 @@ pages = Table(
     Column("carrier_ref", String(64), nullable=True),
     Column("dispatch_lag_ms", Float, nullable=True),
     Column("error", Text, nullable=True),
+    # Of a sent page: whether it interrupted its person (no sent page to them in the minute
+    # before, from any session) and whether it was the first to them for its session. Written
+    # when the session ends (signaling.reports.marks); NULL before.
+    Column("interrupts", Boolean, nullable=True),
+    Column("first_to_person", Boolean, nullable=True),
     UniqueConstraint("key"),
     Index("ix_paging_pages_outbox", "status", "due_at"),
     # The service's reports read the sent pages of a period's sessions from the index alone: by
@@ -125,6 +131,30 @@ pages = Table(
         postgresql_include=["user_id", "tier", "sent_at", "id", "created_at"],
         postgresql_where=text(SENT_PAGES),
         sqlite_where=text(SENT_PAGES),
+    ),
+    # A person's sent pages in time order (the minute rule of the marks).
+    Index(
+        "ix_paging_pages_person_sent",
+        "user_id",
+        "sent_at",
+        postgresql_where=text(SENT_PAGES),
+        sqlite_where=text(SENT_PAGES),
+    ),
+    # The radiologist-load report reads the pages that interrupted and each first page to a
+    # person from these alone.
+    Index(
+        "ix_paging_pages_interrupts",
+        "created_at",
+        postgresql_include=["session_id", "user_id", "sent_at"],
+        postgresql_where=text(f"{SENT_PAGES} AND interrupts"),
+        sqlite_where=text(f"{SENT_PAGES} AND interrupts"),
+    ),
+    Index(
+        "ix_paging_pages_first_to_person",
+        "created_at",
+        postgresql_include=["session_id", "user_id", "sent_at"],
+        postgresql_where=text(f"{SENT_PAGES} AND first_to_person"),
+        sqlite_where=text(f"{SENT_PAGES} AND first_to_person"),
     ),
     # Reports read a period's pages by creation time (written in time order: BRIN on PostgreSQL).
     Index("ix_paging_pages_created_at", "created_at", postgresql_using="brin"),

@@ -15,6 +15,7 @@ from signaling.directory.queries import facility_policy, rooms_for
 from signaling.http.deps import ROW_ID_MAX, CurrentUser, Db, Radiologist, ServicesDep, Technologist
 from signaling.pager.summary import paging_summary
 from signaling.record import actions, facts
+from signaling.reports import marks
 from signaling.sessions import coverage, notices, responders, supervision
 from signaling.sessions.state import CancelReason, Outcome
 
@@ -198,6 +199,7 @@ async def end(
             db, principal, session_id, body.outcome, body.reason, body.note, now
         )
         await facts.refresh(db, s)  # completeness depends on the end too
+        await marks.session_ended(db, s)
         await services.pager.stop(db, s.id, s.outcome or "ended", now)
     await notices.session_changed(services.hub, s)
     await notices.request_closed(services.hub, s, "ended")

@@ -1,14 +1,14 @@
 """When a page interrupted a person, in their own local time (PagerDuty's hours): business 08-18
 Monday to Friday, off-hours 18-22 on weekdays and 08-22 on Saturday and Sunday, sleep 22-08 every
 day. Pages to one person less than a minute apart are one interruption (a tier's in-app page,
-SMS and call; a second request in the same minute).
+SMS and call; a second request in the same minute): a page interrupts when no page reached the
+person in the minute before it (``ONCE_WITHIN``), marked when its session ends (``marks``).
 
 PostgreSQL counts pages by weekday and hour in the database; both databases' counts are then
 classified by the one rule here (``hours_at``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -34,10 +34,3 @@ def hours_at(isoweekday: int, hour: int) -> Hours:
 def hours_of(local: datetime) -> Hours:
     """The kind of hours ``local`` (the person's own wall-clock time) falls in."""
     return hours_at(local.isoweekday(), local.hour)
-
-
-def counted(times: Sequence[datetime]) -> list[int]:
-    """Which of one person's pages count, given their times in order: the indices of those that
-    came a minute or more after the page before (so a burst counts once, however long it lasts,
-    as long as no gap in it reaches a minute)."""
-    return [i for i, at in enumerate(times) if i == 0 or at - times[i - 1] >= ONCE_WITHIN]

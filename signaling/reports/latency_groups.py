@@ -15,7 +15,7 @@ from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import func
 
-from signaling.reports import latency_stats
+from signaling.reports import latency_stats, marks
 from signaling.reports.breakdowns import Key
 from signaling.reports.latency_stats import LatencyStats
 from signaling.reports.percentiles import is_postgres
@@ -29,6 +29,7 @@ Groups = dict[Grouping, dict[Key, LatencyStats]]
 async def grouped(db: AsyncSession, scope: Scope, groupings: Sequence[Grouping]) -> Groups:
     """For each grouping (field names of ``Fact``; ``()`` is the total), the stats of each key
     that has sessions. The total is always there, with zero sessions if there are none."""
+    await marks.settle(db)
     if is_postgres(db):
         groups = await _in_database(db, scope, groupings)
     else:

@@ -3,17 +3,19 @@ and missed, how long from page to join, and when the pages interrupted them in t
 
 Over the ended sessions of the scope (the radiologist filter picks a person's row, not the
 sessions they joined):
-- pages: their ``page`` pages that were sent, a minute apart or more counted once
-  (``interruptions.counted``), each classified business / off-hours / sleep in the person's own
-  zone (``users.timezone``; none: the zone of the facility that paged them, said in a note);
+- pages: their ``page`` pages that were sent and interrupted them (none to them in the minute
+  before, from any session: marked when the session ended, ``marks``), each classified business /
+  off-hours / sleep in the person's own zone (``users.timezone``; none: the zone of the facility
+  that paged them, said in a note);
 - accepted: sessions they accepted (console, SMS reply, keypress); joined: sessions they took;
 - missed: sessions they were paged for and never accepted, that someone else took or nobody did;
 - page to join: from their first sent page of a session they joined to the join (p50, p95).
 
-On PostgreSQL three statements in the database: the pages that count by person, weekday and hour
-(``lag`` for the minute rule, ``AT TIME ZONE`` for the hours), the joins by person, and one row per
-person and session paged for or accepted (accepted, missed, ``percentile_cont`` of page to join).
-On SQLite the minimal rows are read and counted here alike."""
+On PostgreSQL three statements in the database, reading the marked pages from their partial
+indexes: the pages that interrupted by person, weekday and hour (``AT TIME ZONE`` for the hours),
+the joins by person, and one row per person and session paged for (their first page) or accepted
+(accepted, missed, ``percentile_cont`` of page to join). On SQLite the minimal rows are read and
+counted here alike."""
 
 from __future__ import annotations
 
@@ -27,18 +29,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    Interval,
     and_,
     case,
     cast,
     func,
-    or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports import interruptions, scoped, sessions_in
+from signaling.reports import interruptions, marks, scoped, sessions_in, tuning
 from signaling.reports.interruptions import Hours
 from signaling.reports.latency_stats import seconds
 from signaling.reports.percentiles import is_postgres, percentile_cont, seconds_between
@@ -83,37 +82,20 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     sessions = _sessions(scope)
     scoped_ = scoped.sessions(db, sessions)
     during = await scoped.window(db, sessions)
-    sent = scoped.sent_pages(scoped_, during)
     loads: Loads = defaultdict(Load)
 
-    # The minute rule at the level of the window function (which PostgreSQL does not flatten
-    # into the query above), so only the pages that count are given a local weekday and hour.
-    gap = type_coerce(
-        sent.c.sent_at
-        - func.lag(sent.c.sent_at).over(
-            partition_by=sent.c.user_id, order_by=(sent.c.sent_at, sent.c.id)
-        ),
-        Interval(),
-    )
-    paged = (
-        select(
-            sent.c.user_id,
-            sent.c.sent_at,
-            func.coalesce(User.timezone, Facility.timezone).label("zone"),
-            or_(gap.is_(None), gap >= interruptions.ONCE_WITHIN).label("counts"),
-        )
-        .join(Facility, Facility.id == sent.c.facility_id)
-        .join(User, User.id == sent.c.user_id)
-        .where(*_person(scope, sent.c.user_id))
-        .subquery("paged")
-    )
-    local = func.timezone(paged.c.zone, paged.c.sent_at)
+    # The pages that interrupted (marked when their session ended), by person and their own
+    # weekday and hour.
+    counted = scoped.sent_pages(scoped_, during, only="interrupts")
+    local = func.timezone(func.coalesce(User.timezone, Facility.timezone), counted.c.sent_at)
     isodow = cast(func.date_part("isodow", local), Integer)
     hour = cast(func.date_part("hour", local), Integer)
     query = (
-        select(paged.c.user_id, isodow, hour, func.count())
-        .where(paged.c.counts)
-        .group_by(paged.c.user_id, isodow, hour)
+        select(counted.c.user_id, isodow, hour, func.count())
+        .join(Facility, Facility.id == counted.c.facility_id)
+        .join(User, User.id == counted.c.user_id)
+        .where(*_person(scope, counted.c.user_id))
+        .group_by(counted.c.user_id, isodow, hour)
     )
     # Up to 168 rows a person: read as plain rows (the ORM's row handling costs more than the SQL).
     for user_id, day, at, n in await (await db.connection()).execute(query):
@@ -130,26 +112,16 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     for user_id, n in await db.execute(joined):
         loads[user_id].joined = n
 
-    # One row per person and session they were paged for or accepted (the pages hash-grouped by
-    # pair, fully joined with the accepts): accepted, missed, page to join.
-    first = (
-        select(
-            sent.c.session_id,
-            sent.c.user_id,
-            sent.c.radiologist_id,
-            sent.c.joined_at,
-            func.min(sent.c.sent_at).label("first_at"),
-        )
-        .group_by(sent.c.session_id, sent.c.user_id, sent.c.radiologist_id, sent.c.joined_at)
-        .subquery("first")
-    )
+    # One row per person and session they were paged for (their first page, marked) or
+    # accepted, fully joined: accepted, missed, page to join.
+    first = scoped.sent_pages(scoped_, during, only="first_to_person")
     written = scoped.accepts(scoped_, during)
     pairs = (
         select(
             func.coalesce(first.c.user_id, written.c.user_id).label("user_id"),
             func.coalesce(first.c.radiologist_id, written.c.radiologist_id).label("taker"),
             func.coalesce(first.c.joined_at, written.c.joined_at).label("joined_at"),
-            first.c.first_at,
+            first.c.sent_at.label("first_at"),
             written.c.user_id.is_not(None).label("accepted"),
         )
         .select_from(first)
@@ -254,11 +226,11 @@ async def _in_python(db: AsyncSession, scope: Scope) -> Loads:
     for user_id, rows in received.items():
         rows.sort(key=lambda r: (r.sent_at, r.id))
         load = loads[user_id]
-        kept = interruptions.counted([r.sent_at for r in rows])
+        kept = [r for r in rows if r.interrupts]
         load.pages = len(kept)
-        for i in kept:
-            zone = _zone(rows[i].own_zone or rows[i].facility_zone)
-            h = interruptions.hours_of(rows[i].sent_at.astimezone(zone))
+        for row in kept:
+            zone = _zone(row.own_zone or row.facility_zone)
+            h = interruptions.hours_of(row.sent_at.astimezone(zone))
             load.hours[h] = load.hours.get(h, 0) + 1
     accepted_pairs = {(row.user_id, row.id) for row in accept_rows}
     for user_id, _ in accepted_pairs:
@@ -285,6 +257,7 @@ async def _in_python(db: AsyncSession, scope: Scope) -> Loads:
 
 async def loads_of(db: AsyncSession, scope: Scope) -> Loads:
     """Each radiologist's load over ``scope`` (by user id; only people with something to count)."""
+    await marks.settle(db)
     return await (_in_database(db, scope) if is_postgres(db) else _in_python(db, scope))
 
 
@@ -342,6 +315,7 @@ NOTE_MISSED = "Missed: paged for a session someone else took or nobody took, and
 async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
     """The radiologist-load report of ``scope`` (see the module docstring): cards summed over
     the radiologists against the previous period, one table row per radiologist."""
+    await tuning.for_aggregates(db)
     loads = await loads_of(db, scope)
     before = _total(await loads_of(db, scope.previous()))
     people = {

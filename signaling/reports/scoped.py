@@ -28,7 +28,7 @@ CLOCK_SLACK = timedelta(minutes=5)
 def sessions(db: AsyncSession, scope: Scope) -> CTE:
     """The ended sessions of ``scope`` (band judged in SQL on PostgreSQL only, see
     ``sessions_in``): id, facility_id, room_id, radiologist_id, requested_at, joined_at,
-    ended_at, outcome."""
+    ended_at, outcome, and the pager's marks found_tier and accepted_via (``marks``)."""
     return (
         select(
             S.id,
@@ -39,6 +39,8 @@ def sessions(db: AsyncSession, scope: Scope) -> CTE:
             S.joined_at,
             S.ended_at,
             S.outcome,
+            S.found_tier,
+            S.accepted_via,
         )
         .join(Room, Room.id == S.room_id)
         .where(*sessions_in.conditions(db, scope))
@@ -64,11 +66,13 @@ async def window(db: AsyncSession, scope: Scope) -> Window:
     return Window(scope.period.start - CLOCK_SLACK, (last_end or scope.period.start) + CLOCK_SLACK)
 
 
-def sent_pages(scoped: CTE, during: Window) -> Subquery:
+def sent_pages(scoped: CTE, during: Window, only: str | None = None) -> Subquery:
     """Pages asking a radiologist to supervise (purpose ``page``) that were sent, for the scoped
-    sessions: id, session_id, user_id, tier, sent_at, and the session's radiologist_id,
-    facility_id, requested_at and joined_at."""
+    sessions: id, session_id, user_id, tier, sent_at, their marks interrupts and first_to_person
+    (``marks``), and the session's radiologist_id, facility_id, requested_at and joined_at.
+    ``only``: just the pages with that mark set (each has its own partial index)."""
     p = pages.c
+    marked = [] if only is None else [p[only]]
     return (
         select(
             p.id,
@@ -76,6 +80,8 @@ def sent_pages(scoped: CTE, during: Window) -> Subquery:
             p.user_id,
             p.tier,
             p.sent_at,
+            p.interrupts,
+            p.first_to_person,
             scoped.c.radiologist_id,
             scoped.c.facility_id,
             scoped.c.requested_at,
@@ -87,6 +93,7 @@ def sent_pages(scoped: CTE, during: Window) -> Subquery:
             p.status == "sent",
             p.created_at >= during.start,
             p.created_at <= during.end,
+            *marked,
         )
         .subquery("sent_pages")
     )

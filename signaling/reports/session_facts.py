@@ -1,7 +1,8 @@
 """One row per ended session of a scope with everything the response-time report breaks it down
 by: facility, room, modality, the radiologist who joined (by id: names are looked up once, after
 grouping), the tier that found them (the lowest tier
-of their pages that were sent), the channel they accepted on (``session_accepts.via``), the hour,
+of their pages that were sent) and the channel they accepted on, both marked on the session when it
+ended (``signaling.reports.marks``), the hour,
 weekday, week and month of the request in the facility's own time zone, its 10 s histogram bin,
 and its join latency (None: unmeasured).
 
@@ -63,39 +64,20 @@ async def _base(
         return scoped_, select(scoped_.c.facility_id).join(
             Facility, Facility.id == scoped_.c.facility_id
         )
-    during = await scoped.window(db, scope)
-    sent = scoped.sent_pages(scoped_, during)
-    # One hash aggregate per session over its pages; the radiologist's lowest tier among them.
-    found = (
-        select(
-            sent.c.session_id,
-            func.min(sent.c.tier).filter(sent.c.user_id == sent.c.radiologist_id).label("tier"),
-        )
-        .group_by(sent.c.session_id)
-        .subquery("found")
-    )
-    accepted = scoped.accepts(scoped_, during)
+    # The tier and channel of a join, marked on the session when it ended (``marks``).
     query = (
         select(
             scoped_.c.facility_id,
             scoped_.c.room_id,
             Room.modality.label("modality"),
             scoped_.c.radiologist_id,
-            found.c.tier,
-            accepted.c.via,
+            scoped_.c.found_tier.label("tier"),
+            scoped_.c.accepted_via.label("via"),
             scoped_.c.joined_at.is_not(None).label("joined"),
         )
         .select_from(scoped_)
         .join(Facility, Facility.id == scoped_.c.facility_id)
         .join(Room, Room.id == scoped_.c.room_id)
-        # Tier and channel are those of a join: a session taken but never joined has neither.
-        .outerjoin(found, (found.c.session_id == scoped_.c.id) & scoped_.c.joined_at.is_not(None))
-        .outerjoin(
-            accepted,
-            (accepted.c.session_id == scoped_.c.id)
-            & (accepted.c.user_id == scoped_.c.radiologist_id)
-            & scoped_.c.joined_at.is_not(None),
-        )
     )
     return scoped_, query
 

@@ -166,12 +166,15 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+UNMARKED = "state = 'ended' AND marked_at IS NULL"
+
+
 class SupervisionSession(Base):
     __tablename__ = "supervision_sessions"
     __table_args__ = (
         # Every report reads a period of some facilities' requests (signaling.reports): on
         # PostgreSQL from the index alone, with the columns the aggregates need (migrations 0009,
-        # and 0010 for the record's and the coverage's facts).
+        # 0010 for the record's and the coverage's facts, 0011 for the pager's marks).
         Index(
             "ix_supervision_sessions_facility_requested",
             "facility_id",
@@ -192,7 +195,16 @@ class SupervisionSession(Base):
                 "documentation_missing",
                 "verified_live_s",
                 "link_gap_count",
+                "found_tier",
+                "accepted_via",
             ],
+        ),
+        # Ended sessions the report marks have not reached yet (signaling.reports.marks).
+        Index(
+            "ix_supervision_sessions_unmarked",
+            "ended_at",
+            postgresql_where=text(UNMARKED),
+            sqlite_where=text(UNMARKED),
         ),
     )
 
@@ -220,6 +232,11 @@ class SupervisionSession(Base):
     # Two of its figures as columns, for the reports (None: never verified, or not ended yet).
     verified_live_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     link_gap_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the pager's rows say of it, written when it ends (signaling.reports.marks): the lowest
+    # tier that paged the radiologist who joined, the channel they accepted on, and when marked.
+    found_tier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    accepted_via: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # While joined: when a socket of the session (any worker) last saw the radiologist's media live
     # (signaling.sessions.radiologist_watch); older than the re-page window, the session pages again.
     radiologist_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from signaling.reports import marks
 from signaling.reports.history import entry, facts
 from signaling.reports.history.cast import Cast, load_cast
 from signaling.reports.history.session import Story, Storyteller
@@ -63,6 +64,7 @@ async def generate(
             progress(written)
         batch = upcoming
     await bulk.close()
+    await marks.mark_all(db)
     log.info("history: %d sessions, %d rows", written, sum(bulk.counts.values()))
     return Generated(written, dict(bulk.counts))
 

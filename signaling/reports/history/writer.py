@@ -152,8 +152,11 @@ class Bulk:
             self.counts[name] += len(rows)
 
     async def close(self) -> None:
-        """Move the entries' id sequence past the ids the history used (PostgreSQL)."""
+        """Move the entries' id sequence past the ids the history used and gather the tables'
+        statistics (PostgreSQL): the planner would otherwise plan what follows (the marks, the
+        first reports) for the empty tables it last saw, and take seconds for a demo's months."""
         if self.postgres:
+            await self.db.execute(text("ANALYZE " + ", ".join(TABLES)))
             await self.db.execute(
                 text(
                     "SELECT setval(pg_get_serial_sequence('session_events', 'id'), "

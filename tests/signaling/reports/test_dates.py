@@ -77,10 +77,3 @@ def test_hours_of_the_week() -> None:
     assert interruptions.hours_at(7, 21) is Hours.OFF_HOURS
     assert interruptions.hours_at(3, 22) is Hours.SLEEP
     assert interruptions.hours_at(6, 7) is Hours.SLEEP
-
-
-def test_a_burst_counts_once_however_long() -> None:
-    """Gaps of 59 s keep a burst going; a gap of exactly 60 s starts a new one."""
-    t0 = at("2026-03-04T15:00")
-    times = [t0 + timedelta(seconds=s) for s in (0, 59, 118, 178, 300)]
-    assert interruptions.counted(times) == [0, 3, 4]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -37,18 +36,18 @@ def _in_lakes_hole(requested: datetime) -> bool:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_the_demo_seeds_its_story_once_and_fast(kind: str, tmp_path: Path) -> None:
-    """`standby demo`'s first start seeds four months in seconds; the second start seeds nothing.
+def test_the_demo_seeds_its_story_once(kind: str, tmp_path: Path) -> None:
+    """`standby demo`'s first start seeds four months; the second start seeds nothing (how long
+    the seeding takes is measured by bench/demo_seed.py, not here).
     Every LAKE session on a Friday or Saturday night ran out of paging at once (nobody on call:
     every tier empty, the supervisor alerted) and was cancelled unmeasured, nearly all for no
     coverage (a few for the technologist's own reason first); the rest of LAKE is mostly measured. Dr Patel's median join latency is over 90 s, Dr Diaz's under
     30 s. With the reaction session sealed by the service's sealer, every record is intact."""
     demo = parse_directory(files("signaling").joinpath("demo_directory.yaml").read_text())
     with fresh_database(kind, tmp_path, demo) as url:
-        elapsed, first, second, story = asyncio.run(_seed_twice(url))
+        first, second, story = asyncio.run(_seed_twice(url))
     assert first is not None
     assert second is None
-    assert elapsed < 30.0  # a few seconds on an idle machine; generous for a loaded one
     assert story["sessions"] == first.sessions > 2000
     assert story["days"] >= DAYS - 1
     hole = story["hole"]
@@ -67,16 +66,14 @@ def test_the_demo_seeds_its_story_once_and_fast(kind: str, tmp_path: Path) -> No
     assert story["records"] == first.sessions + 1  # and the reaction session
 
 
-async def _seed_twice(url: str) -> tuple[float, Generated | None, Generated | None, dict[str, Any]]:
+async def _seed_twice(url: str) -> tuple[Generated | None, Generated | None, dict[str, Any]]:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     try:
         async with factory() as db, db.begin():
             await seed_reaction_session(db, NOW)
-        started = time.perf_counter()
         async with factory() as db, db.begin():
             first = await seed_history(db, NOW)
-        elapsed = time.perf_counter() - started
         async with factory() as db, db.begin():
             second = await seed_history(db, NOW + timedelta(days=1))
         await chain.seal(factory, NOW)
@@ -88,7 +85,7 @@ async def _seed_twice(url: str) -> tuple[float, Generated | None, Generated | No
     story["broken"] = sum(not v.intact for v in verdicts)
     story["unsealed"] = sum(v.unsealed for v in verdicts)
     story["records"] = len(verdicts)
-    return elapsed, first, second, story
+    return first, second, story
 
 
 async def _story(db: AsyncSession) -> dict[str, Any]:
