@@ -6,7 +6,8 @@ PostgreSQL, with a bare count of the same sessions as the floor, in the same run
 
 Scopes: every facility and the busiest one, over the last 30 days and over the whole year (up to
 `reports_data.END`, the reports' `now`). Each report runs once unmeasured (warm cache), then
-`--runs` times (default 5), each in its own database session; printed: median and p95 (nearest
+`--runs` times (default 5), each in its own database session (`--report KEY` and `--scope
+all-30|all-year|one-30|one-year` choose a subset); printed: median and p95 (nearest
 rank: with 5 runs, the slowest) in milliseconds. The floor is
 `SELECT count(*) FROM supervision_sessions WHERE facility_id = ANY(...) AND requested_at in the
 period`, timed the same way. A measurement, not a test. Aim: every report under 1 s.
@@ -65,7 +66,10 @@ def _figures(spent: list[float]) -> str:
     return f"{statistics.median(spent):>9.1f} {p95:>9.1f}"
 
 
-async def _scopes(factory: SessionFactory, now: datetime) -> list[tuple[str, Scope]]:
+SCOPES = ("all-30", "all-year", "one-30", "one-year")  # the names --scope takes, in order
+
+
+async def _scopes(factory: SessionFactory, now: datetime) -> list[tuple[str, str, Scope]]:
     async with factory() as db:
         every = frozenset((await db.scalars(select(Facility.id))).all())
         busiest, code = (
@@ -81,14 +85,14 @@ async def _scopes(factory: SessionFactory, now: datetime) -> list[tuple[str, Sco
     year = Period(now - timedelta(days=365), now)
     one = frozenset({busiest})
     return [
-        (f"all {len(every)}, 30 days", Scope(every, month)),
-        (f"all {len(every)}, year", Scope(every, year)),
-        (f"{code}, 30 days", Scope(one, month)),
-        (f"{code}, year", Scope(one, year)),
+        ("all-30", f"all {len(every)}, 30 days", Scope(every, month)),
+        ("all-year", f"all {len(every)}, year", Scope(every, year)),
+        ("one-30", f"{code}, 30 days", Scope(one, month)),
+        ("one-year", f"{code}, year", Scope(one, year)),
     ]
 
 
-async def bench(url: str, runs: int, only: set[str]) -> None:
+async def bench(url: str, runs: int, only: set[str], scopes: set[str]) -> None:
     now = reports_data.END
     engine = make_engine(url)
     try:
@@ -100,7 +104,9 @@ async def bench(url: str, runs: int, only: set[str]) -> None:
         if only:
             reports = {k: v for k, v in reports.items() if k in only}
         print(f"{'report':<20} {'scope':<22} {'median ms':>9} {'p95 ms':>9}  rows")
-        for label, scope in await _scopes(factory, now):
+        for name, label, scope in await _scopes(factory, now):
+            if scopes and name not in scopes:
+                continue
 
             async def floor(scope: Scope = scope) -> int:
                 async with factory() as db:
@@ -148,19 +154,21 @@ async def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--report", action="append", default=[], help="only these report keys")
+    parser.add_argument("--scope", action="append", choices=SCOPES, default=[], help="only these")
     args = parser.parse_args()
     if args.database:
         await bench(
             f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.database}",
             args.runs,
             set(args.report),
+            set(args.scope),
         )
         return
     name, url = await reports_data.create_database()
     try:
         loaded = await reports_data.load(name, url, args.sessions, 365, 1)
         print(reports_data.report(loaded))
-        await bench(url, args.runs, set(args.report))
+        await bench(url, args.runs, set(args.report), set(args.scope))
     finally:
         await reports_data.drop_database(name)
 

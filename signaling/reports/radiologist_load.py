@@ -316,6 +316,7 @@ async def report(db: AsyncSession, scope: Scope, now: datetime) -> Report:
     """The radiologist-load report of ``scope`` (see the module docstring): cards summed over
     the radiologists against the previous period, one table row per radiologist."""
     await tuning.for_aggregates(db)
+    await tuning.hash_joins(db)
     loads = await loads_of(db, scope)
     before = _total(await loads_of(db, scope.previous()))
     people = {

@@ -28,3 +28,11 @@ async def for_aggregates(db: AsyncSession) -> None:
         await db.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await db.execute(text(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}"))
         await db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+async def hash_joins(db: AsyncSession) -> None:
+    """No merge joins until the end of ``db``'s transaction (PostgreSQL): a merge join of pages
+    to sessions sorts hundreds of thousands of 36-character ids by the database's collation
+    (measured: the radiologist-load pairs 1.8 s with it, 0.9 s hashed, 30 days of 50 facilities)."""
+    if is_postgres(db):
+        await db.execute(text("SET LOCAL enable_mergejoin = off"))
