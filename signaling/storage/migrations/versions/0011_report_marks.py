@@ -97,26 +97,27 @@ def _recreate(include: list[str]) -> None:
         )
 
 
-SESSION_MARKS = """
-UPDATE supervision_sessions SET
-    found_tier = (
-        SELECT min(p.tier) FROM paging_pages p
-        WHERE p.session_id = supervision_sessions.id
-          AND p.user_id = supervision_sessions.radiologist_id
-          AND p.purpose = 'page' AND p.status = 'sent'
-    ),
-    accepted_via = (
-        SELECT a.via FROM session_accepts a
-        WHERE a.session_id = supervision_sessions.id
-          AND a.user_id = supervision_sessions.radiologist_id
-    ),
-    marked_at = :now
-WHERE state = 'ended'
-"""
-JOINED_ONLY = """
-UPDATE supervision_sessions SET found_tier = NULL, accepted_via = NULL
-WHERE state = 'ended' AND joined_at IS NULL
-"""
+# Joins on aggregates (UPDATE ... FROM; SQLite 3.33 and later), not a subquery per session: one
+# pass over the pages whatever the number of sessions.
+SESSION_MARKS = (
+    "UPDATE supervision_sessions SET marked_at = :now WHERE state = 'ended'",
+    """
+UPDATE supervision_sessions SET found_tier = f.tier
+FROM (
+    SELECT session_id, user_id, min(tier) AS tier FROM paging_pages
+    WHERE purpose = 'page' AND status = 'sent'
+    GROUP BY session_id, user_id
+) f
+WHERE supervision_sessions.state = 'ended' AND supervision_sessions.joined_at IS NOT NULL
+  AND f.session_id = supervision_sessions.id AND f.user_id = supervision_sessions.radiologist_id
+""",
+    """
+UPDATE supervision_sessions SET accepted_via = a.via
+FROM session_accepts a
+WHERE supervision_sessions.state = 'ended' AND supervision_sessions.joined_at IS NOT NULL
+  AND a.session_id = supervision_sessions.id AND a.user_id = supervision_sessions.radiologist_id
+""",
+)
 PAGE_MARKS_POSTGRES = """
 UPDATE paging_pages p SET interrupts = m.interrupts, first_to_person = m.first_to_person
 FROM (
@@ -136,8 +137,12 @@ WHERE m.id = p.id
 def _backfill(bind: sa.engine.Connection) -> None:
     now = datetime.now(UTC)
     stamp = sa.bindparam("now", type_=sa.DateTime(timezone=True))
-    bind.execute(sa.text(SESSION_MARKS).bindparams(stamp), {"now": now})
-    bind.execute(sa.text(JOINED_ONLY))
+    if bind.dialect.name == "postgresql":
+        bind.execute(sa.text("ANALYZE supervision_sessions, paging_pages, session_accepts"))
+    stamped, *joins = SESSION_MARKS
+    bind.execute(sa.text(stamped).bindparams(stamp), {"now": now})
+    for statement in joins:
+        bind.execute(sa.text(statement))
     if bind.dialect.name == "postgresql":
         bind.execute(sa.text(PAGE_MARKS_POSTGRES))
         return
