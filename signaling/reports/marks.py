@@ -16,7 +16,9 @@ it first. Migration 0011 back-filled the sessions ended before it."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Interval, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,35 +71,43 @@ async def _mark_pages(db: AsyncSession, session_id: str) -> None:
     ).all()
     if not ours:
         return
-    by_person: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-    for page_id, user_id, sent_at in ours:
-        by_person[user_id].append((page_id, sent_at))
+    by_person: dict[int, list[int]] = defaultdict(list)
+    for page_id, user_id, _ in ours:
+        by_person[user_id].append(page_id)
+    firsts = {user_id: at for _, user_id, at in reversed(ours)}  # each person's first of ours
+    lasts = {user_id: at for _, user_id, at in ours}
     marks: list[dict[str, object]] = []
     for user_id, mine in by_person.items():
         # The person's sent pages from a minute before our first to our last, any session, in
-        # order: the page before each of ours, if within the minute, is among them.
-        around = (
-            await db.execute(
-                select(pages.c.id, pages.c.sent_at)
-                .where(
-                    pages.c.user_id == user_id,
-                    *_sent(),
-                    pages.c.sent_at >= mine[0][1] - ONCE_WITHIN,
-                    pages.c.sent_at <= mine[-1][1],
-                )
-                .order_by(pages.c.sent_at, pages.c.id)
+        # order: the page before each of ours, if within the minute, is among them, and our
+        # session's first page to them is the first of ours.
+        around = await db.execute(
+            select(pages.c.id, pages.c.session_id, pages.c.user_id, pages.c.sent_at)
+            .where(
+                pages.c.user_id == user_id,
+                *_sent(),
+                pages.c.sent_at >= firsts[user_id] - ONCE_WITHIN,
+                pages.c.sent_at <= lasts[user_id],
             )
-        ).all()
-        before: dict[int, datetime | None] = {}
-        last: datetime | None = None
-        for page_id, sent_at in around:
-            before[page_id] = last
-            last = sent_at
-        for i, (page_id, sent_at) in enumerate(mine):
-            prior = before.get(page_id)
-            interrupts = prior is None or sent_at - prior >= ONCE_WITHIN
-            marks.append({"pid": page_id, "interrupts": interrupts, "first": i == 0})
+            .order_by(pages.c.sent_at, pages.c.id)
+        )
+        wanted = set(mine)
+        marks += [m for m in _flags(around) if m["pid"] in wanted]
     await _write(db, marks)
+
+
+def _flags(rows: Iterable[Any]) -> Iterator[dict[str, object]]:
+    """The marks of sent pages read in order of person, time and id (``id, session_id, user_id,
+    sent_at``): whether each came a minute or more after the person's page before, and whether it
+    is the first of its session to them."""
+    previous: tuple[int, datetime] | None = None
+    seen: set[tuple[str, int]] = set()
+    for page_id, session_id, user_id, sent_at in rows:
+        fresh = previous is None or previous[0] != user_id or sent_at - previous[1] >= ONCE_WITHIN
+        first = (session_id, user_id) not in seen
+        seen.add((session_id, user_id))
+        previous = (user_id, sent_at)
+        yield {"pid": page_id, "interrupts": fresh, "first": first}
 
 
 async def _write(db: AsyncSession, marks: list[dict[str, object]]) -> None:
@@ -182,19 +192,14 @@ async def mark_all(db: AsyncSession) -> None:
     if is_postgres(db):
         await db.execute(PAGE_MARKS_POSTGRES)
         return
-    rows = await db.execute(
-        select(pages.c.id, pages.c.session_id, pages.c.user_id, pages.c.sent_at, pages.c.interrupts)
-        .where(*_sent())
-        .order_by(pages.c.user_id, pages.c.sent_at, pages.c.id)
-    )
-    marks = []
-    previous: tuple[int, datetime] | None = None
-    seen: set[tuple[str, int]] = set()
-    for page_id, session_id, user_id, sent_at, marked in rows:
-        fresh = previous is None or previous[0] != user_id or sent_at - previous[1] >= ONCE_WITHIN
-        first = (session_id, user_id) not in seen
-        seen.add((session_id, user_id))
-        previous = (user_id, sent_at)
-        if marked is None:
-            marks.append({"pid": page_id, "interrupts": fresh, "first": first})
-    await _write(db, marks)
+    rows = (
+        await db.execute(
+            select(pages.c.id, pages.c.session_id, pages.c.user_id, pages.c.sent_at)
+            .add_columns(pages.c.interrupts)
+            .where(*_sent())
+            .order_by(pages.c.user_id, pages.c.sent_at, pages.c.id)
+        )
+    ).all()
+    waiting = {page_id for page_id, *_, marked in rows if marked is None}
+    marks = _flags(row[:4] for row in rows)
+    await _write(db, [m for m in marks if m["pid"] in waiting])
