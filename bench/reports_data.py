@@ -346,6 +346,10 @@ def report(loaded: Loaded) -> str:
     lines = [f"database {loaded.database}: {g.sessions:,} sessions, {g.total_rows:,} rows"]
     lines += [f"  {table:<22} {count:>12,} rows" for table, count in g.rows.items()]
     lines += [f"  {phase:<22} {s:>10.1f} s" for phase, s in loaded.seconds.items()]
+    lines.append(
+        f"  of which the marks' check {g.marks_s:>6.1f} s "
+        f"({g.marks_corrected:,} pages' marks put right)"
+    )
     copy_s = loaded.seconds["generate and COPY"]
     lines.append(
         f"  {'total':<22} {total:>10.1f} s  ({g.total_rows / copy_s:,.0f} rows/s told and copied)"

@@ -147,16 +147,20 @@ FROM (
     WHERE purpose = 'page' AND status = 'sent' AND sent_at IS NOT NULL
     WINDOW person AS (PARTITION BY user_id ORDER BY sent_at, id)
 ) m
-WHERE m.id = p.id AND p.interrupts IS NULL
+WHERE m.id = p.id
+  AND (p.interrupts IS DISTINCT FROM m.interrupts
+       OR p.first_to_person IS DISTINCT FROM m.first_to_person)
 """
 ).bindparams(bindparam("within", ONCE_WITHIN, type_=Interval()))
 
 
-async def mark_all(db: AsyncSession) -> None:
-    """Mark every ended session not marked yet and every sent page without marks, in bulk, in the
-    caller's transaction (a history loaded by COPY): on PostgreSQL one pass of window functions
-    over the sent pages; on SQLite, whose stored times cannot be subtracted exactly, the pages
-    read in order and compared here."""
+async def mark_all(db: AsyncSession) -> int:
+    """Mark every ended session not marked yet, and every sent page whose marks are missing or
+    not what its person's pages say (a history loaded by COPY brings its own, a few of them
+    wrong: ``history.premarks``), in bulk, in the caller's transaction; how many pages were
+    written. On PostgreSQL one pass of window functions over the sent pages, writing only the
+    pages that differ; on SQLite, whose stored times cannot be subtracted exactly, the pages read
+    in order and compared here."""
     unmarked = [S.state == SessionState.ENDED.value, S.marked_at.is_(None)]
     joined = [*unmarked, S.joined_at.is_not(None), S.radiologist_id.is_not(None)]
     # Joins on aggregates (UPDATE ... FROM), not a subquery per session: one pass over the
@@ -190,16 +194,18 @@ async def mark_all(db: AsyncSession) -> None:
         .execution_options(synchronize_session=False)
     )
     if is_postgres(db):
-        await db.execute(PAGE_MARKS_POSTGRES)
-        return
+        result = await db.execute(PAGE_MARKS_POSTGRES)
+        return int(getattr(result, "rowcount", 0) or 0)
     rows = (
         await db.execute(
             select(pages.c.id, pages.c.session_id, pages.c.user_id, pages.c.sent_at)
-            .add_columns(pages.c.interrupts)
+            .add_columns(pages.c.interrupts, pages.c.first_to_person)
             .where(*_sent())
             .order_by(pages.c.user_id, pages.c.sent_at, pages.c.id)
         )
     ).all()
-    waiting = {page_id for page_id, *_, marked in rows if marked is None}
+    stored = {row[0]: (row[4], row[5]) for row in rows}
     marks = _flags(row[:4] for row in rows)
-    await _write(db, [m for m in marks if m["pid"] in waiting])
+    wrong = [m for m in marks if stored[m["pid"]] != (m["interrupts"], m["first"])]
+    await _write(db, wrong)
+    return len(wrong)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.reports import marks
-from signaling.reports.history import entry, facts
+from signaling.reports.history import entry, facts, premarks
 from signaling.reports.history.cast import Cast, load_cast
 from signaling.reports.history.session import Story, Storyteller
 from signaling.reports.history.spec import HistorySpec
@@ -37,6 +38,8 @@ BATCH = 1000  # sessions written at once (about 40,000 rows)
 class Generated:
     sessions: int
     rows: dict[str, int]  # per table
+    marks_corrected: int = 0  # sent pages whose interruption mark the load could not know
+    marks_s: float = 0.0  # the pass that found them (``marks.mark_all``)
 
     @property
     def total_rows(self) -> int:
@@ -64,9 +67,17 @@ async def generate(
             progress(written)
         batch = upcoming
     await bulk.close()
-    await marks.mark_all(db)
-    log.info("history: %d sessions, %d rows", written, sum(bulk.counts.values()))
-    return Generated(written, dict(bulk.counts))
+    started = time.perf_counter()
+    corrected = await marks.mark_all(db)
+    marks_s = time.perf_counter() - started
+    log.info(
+        "history: %d sessions, %d rows, %d pages' marks put right after the load in %.1f s",
+        written,
+        sum(bulk.counts.values()),
+        corrected,
+        marks_s,
+    )
+    return Generated(written, dict(bulk.counts), corrected, marks_s)
 
 
 @dataclass
@@ -89,6 +100,7 @@ class _Batches:
         self.rng = random.Random(spec.seed)
         self.teller = Storyteller(cast, spec, self.rng)
         self.places = facts.Places(cast.sites)
+        self.marker = premarks.PageMarker()
 
     def __iter__(self) -> Iterator[_Batch]:
         spec, cast, rng = self.spec, self.cast, self.rng
@@ -135,9 +147,16 @@ class _Batches:
         events, head = entry.write(story.entries, session_id, self.next_id, self.spec.seal)
         self.next_id += len(events)
         columns, reactions = facts.kept(self.places, story.session, story.entries)
-        session = story.session | columns
+        found = premarks.session_marks(
+            story.session, story.paging.pages, story.accepts, story.session.get("ended_at")
+        )
+        session = story.session | columns | found
         rows["supervision_sessions"].append(tuple(session.get(c) for c in self.session_columns))
         pager = story.paging.rows()
+        flags = self.marker.page_marks(story.paging.pages)
+        pager["paging_pages"] = [
+            (*row, *flag) for row, flag in zip(pager["paging_pages"], flags, strict=True)
+        ]
         for table, pager_rows in pager.items():
             rows[table].extend(pager_rows)
         rows["session_accepts"].extend(facts.with_page_times(story.accepts, pager["paging_pages"]))

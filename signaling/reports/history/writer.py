@@ -72,6 +72,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "carrier_ref",
         "dispatch_lag_ms",
         "error",
+        "interrupts",
+        "first_to_person",
     ),
     "paging_inbound": ("key", "received_at", "answer"),
     "session_accepts": (

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from paging.store import inbound, pages, runs, timers
 from signaling.directory.file import parse_directory
 from signaling.record import chain, fhir, store
+from signaling.reports import marks
 from signaling.reports.history import Generated, HistorySpec, generate
 from signaling.reports.history.writer import SESSIONS, TABLES
 from signaling.sessions import coverage, supervision
@@ -397,3 +398,37 @@ async def test_the_facts_the_reports_count_are_kept_as_the_service_keeps_them(ma
         await engine.dispose()
     assert ids
     assert sum(1 for _, at in paged if at is not None) > 0.5 * len(paged)
+
+
+async def test_the_marks_written_with_the_rows_are_those_the_service_computes(made: Made) -> None:
+    """The generator writes each session's and sent page's marks with its rows: erased and
+    recomputed from the rows by ``marks.mark_all``, every one comes out the same (the few the
+    load could not know were put right after it, and counted)."""
+    g = made.generated
+    assert 0 <= g.marks_corrected < g.rows["paging_pages"] / 100
+    sessions = select(
+        SupervisionSession.id, SupervisionSession.found_tier, SupervisionSession.accepted_via
+    ).order_by(SupervisionSession.id)
+    page_marks = select(pages.c.id, pages.c.interrupts, pages.c.first_to_person).order_by(
+        pages.c.id
+    )
+    engine = make_engine(made.url)
+    try:
+        async with make_session_factory(engine)() as db, db.begin():
+            kept_sessions = (await db.execute(sessions)).all()
+            kept_pages = (await db.execute(page_marks)).all()
+            assert sum(1 for _, tier, _ in kept_sessions if tier is not None) > 100
+            assert sum(1 for _, i, _ in kept_pages if i is not None) > 1000
+            await db.execute(
+                update(SupervisionSession).values(
+                    found_tier=None, accepted_via=None, marked_at=None
+                )
+            )
+            await db.execute(update(pages).values(interrupts=None, first_to_person=None))
+            written = await marks.mark_all(db)
+            assert written == sum(1 for _, i, _ in kept_pages if i is not None)
+            assert (await db.execute(sessions)).all() == kept_sessions
+            assert (await db.execute(page_marks)).all() == kept_pages
+            await db.rollback()
+    finally:
+        await engine.dispose()

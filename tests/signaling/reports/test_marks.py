@@ -122,3 +122,25 @@ async def test_a_reset_page_is_marked_again(db: AsyncSession) -> None:
     await db.execute(update(pages).values(interrupts=None, first_to_person=None))
     await marks.mark_all(db)
     assert await _page_marks(db) == _expected(d, sid)
+
+
+async def test_wrong_marks_are_put_right_and_only_they_are_written(db: AsyncSession) -> None:
+    """A load that brought its own marks, two of them wrong (B's first page to Dr Patel as an
+    interruption, A's voice page as none): the bulk pass writes those two pages and no other."""
+    d = await ids(db)
+    sid = await _story(db, d)
+    await marks.settle(db)
+    patel = d.users["drpatel"]
+    for session, channel, wrong in ((sid["b"], "in_app", True), (sid["a"], "voice", False)):
+        await db.execute(
+            update(pages)
+            .where(
+                pages.c.session_id == session,
+                pages.c.user_id == patel,
+                pages.c.channel == channel,
+            )
+            .values(interrupts=wrong)
+        )
+    assert await marks.mark_all(db) == 2
+    assert await _page_marks(db) == _expected(d, sid)
+    assert await marks.mark_all(db) == 0
