@@ -15,7 +15,7 @@ from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import func
 
-from signaling.reports import latency_stats, marks
+from signaling.reports import fact_groups, latency_stats, marks
 from signaling.reports.breakdowns import Key
 from signaling.reports.latency_stats import LatencyStats
 from signaling.reports.percentiles import is_postgres
@@ -31,7 +31,7 @@ async def grouped(db: AsyncSession, scope: Scope, groupings: Sequence[Grouping])
     that has sessions. The total is always there, with zero sessions if there are none."""
     await marks.settle(db)
     if is_postgres(db):
-        groups = await _in_database(db, scope, groupings)
+        groups = await fact_groups.grouped(db, scope, groupings)
     else:
         groups = _in_python(await read_facts(db, scope), groupings)
     if () in groupings:

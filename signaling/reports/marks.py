@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.store import pages
 from signaling.clock import utc_now
+from signaling.reports import latency_facts
 from signaling.reports.interruptions import ONCE_WITHIN
 from signaling.reports.percentiles import is_postgres
 from signaling.sessions.state import SessionState
@@ -42,6 +43,7 @@ async def session_ended(db: AsyncSession, s: SupervisionSession) -> None:
     await _mark_pages(db, s.id)
     s.found_tier, s.accepted_via = await _found(db, s)
     s.marked_at = utc_now()
+    await latency_facts.session_marked(db, s)
 
 
 async def _found(db: AsyncSession, s: SupervisionSession) -> tuple[int | None, str | None]:
@@ -187,12 +189,14 @@ async def mark_all(db: AsyncSession) -> int:
         .values(accepted_via=SessionAccept.via)
         .execution_options(synchronize_session=False)
     )
-    await db.execute(
+    marked = await db.scalars(
         update(S)
         .where(*unmarked)
         .values(marked_at=utc_now())
+        .returning(S.id)
         .execution_options(synchronize_session=False)
     )
+    await latency_facts.add(db, list(marked))
     if is_postgres(db):
         result = await db.execute(PAGE_MARKS_POSTGRES)
         return int(getattr(result, "rowcount", 0) or 0)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -380,6 +381,20 @@ class SessionEvent(Base):
     # second of the write: None until then.
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ReportFacts(Base):
+    """The latency facts of one facility's ended sessions requested on one UTC day, packed one
+    fixed-width record per session (``signaling.reports.latency_facts``), so a year of a large
+    service is read as 18,000 rows instead of a million sessions. PostgreSQL only: appended when
+    a session ends (its marks' transaction); SQLite's reports read the sessions themselves."""
+
+    __tablename__ = "report_facts"
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # of requested_at, UTC
+    sessions: Mapped[int] = mapped_column(Integer)
+    facts: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RecordChain(Base):

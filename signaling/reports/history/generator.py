@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports import marks
+from signaling.reports import latency_facts, marks
 from signaling.reports.history import entry, facts, premarks
 from signaling.reports.history.cast import Cast, load_cast
 from signaling.reports.history.session import Story, Storyteller
@@ -69,6 +69,7 @@ async def generate(
     await bulk.close()
     started = time.perf_counter()
     corrected = await marks.mark_all(db)
+    await latency_facts.rebuild(db)
     marks_s = time.perf_counter() - started
     log.info(
         "history: %d sessions, %d rows, %d pages' marks put right after the load in %.1f s",

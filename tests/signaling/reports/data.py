@@ -4,16 +4,25 @@ the service ran them, the pages the pager sent and the accepts radiologists made
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paging.store import pages
+from signaling.reports import latency_facts
 from signaling.reports.scope import Filters, Period, Scope
-from signaling.storage.models import Facility, Room, SessionAccept, SupervisionSession, User
+from signaling.storage.models import (
+    Facility,
+    ReportFacts,
+    Room,
+    SessionAccept,
+    SupervisionSession,
+    User,
+)
 
 
 def at(text: str) -> datetime:
@@ -172,3 +181,14 @@ async def joined_session(
     await add_page(db, ids, sid, radiologist, requested + timedelta(seconds=10 * tier), tier=tier)
     await add_accept(db, ids, sid, radiologist, requested + timedelta(seconds=joined_s - 1), via)
     return sid
+
+
+async def stored_facts(db: AsyncSession) -> dict[tuple[int, date], Counter[bytes]]:
+    """Each facility-day's packed latency facts (``latency_facts``) as a multiset of records
+    (their order is the order their sessions were marked)."""
+    size = latency_facts.RECORD.size
+    rows = await db.execute(select(ReportFacts.facility_id, ReportFacts.day, ReportFacts.facts))
+    return {
+        (facility_id, day): Counter(bytes(facts[i : i + size]) for i in range(0, len(facts), size))
+        for facility_id, day, facts in rows
+    }

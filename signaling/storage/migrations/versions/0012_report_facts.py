@@ -1,0 +1,73 @@
+"""The response-time report's facts packed per facility and UTC day (``report_facts``): one
+30-byte record per ended, marked session (requested_at and join latency in microseconds, room,
+radiologist, tier and channel that found them, outcome), so a year of a large service is read in
+thousands of rows, not scanned and grouped a million sessions at a time. Back-filled here on
+PostgreSQL from every ended, marked session; SQLite's reports read the sessions and keep none.
+
+The back-fill is a frozen copy of ``signaling.reports.latency_facts`` as of this revision (storage
+may not import the reports).
+
+Revision ID: 0012_report_facts
+Revises: 0011_report_marks
+Create Date: 2026-12-06 21:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012_report_facts"
+down_revision = "0011_report_marks"
+branch_labels = None
+depends_on = None
+
+
+def _us(expression: str) -> str:
+    return f"(extract(epoch FROM {expression}) * 1000000)::bigint"
+
+
+BACKFILL = f"""
+INSERT INTO report_facts (facility_id, day, sessions, facts)
+SELECT facility_id, (requested_at AT TIME ZONE 'UTC')::date, count(*),
+       string_agg(
+           int8send({_us("requested_at")})
+           || int8send(coalesce({_us("joined_at - requested_at")}, -1))
+           || int4send(room_id)
+           || int4send(coalesce(radiologist_id, -1))
+           || int2send(coalesce(found_tier, -1)::smallint)
+           || int2send((CASE accepted_via WHEN 'web' THEN 0 WHEN 'sms' THEN 1
+                        WHEN 'voice' THEN 2 ELSE -1 END)::smallint)
+           || int2send((CASE outcome WHEN 'completed' THEN 0 WHEN 'cancelled' THEN 1
+                        ELSE -1 END)::smallint),
+           ''::bytea
+       )
+FROM supervision_sessions
+WHERE state = 'ended' AND marked_at IS NOT NULL
+GROUP BY 1, 2
+"""  # noqa: S608  (constants only)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "report_facts",
+        sa.Column("facility_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sessions", sa.Integer(), nullable=False),
+        sa.Column("facts", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["facility_id"],
+            ["facilities.id"],
+            name=op.f("fk_report_facts_facility_id_facilities"),
+        ),
+        sa.PrimaryKeyConstraint("facility_id", "day", name=op.f("pk_report_facts")),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        # Read whole and often, appended a record at a time: stored out of line uncompressed
+        # (pglz would cost every read for little: the records are mostly distinct integers).
+        op.execute("ALTER TABLE report_facts ALTER COLUMN facts SET STORAGE EXTERNAL")
+        op.execute(BACKFILL)
+
+
+def downgrade() -> None:
+    op.drop_table("report_facts")
