@@ -1,16 +1,13 @@
 """What a group of ended sessions says about join latency: how many, percentiles of the measured
 joins, and how many fell in each band (unmeasured included, a failure in every denominator).
 
-PostgreSQL computes these in the database (``aggregates``: one set of columns any GROUP BY can
-carry); SQLite's rows are summed up here (``of_latencies``) the same way."""
+PostgreSQL's are computed from the packed facts with numpy (``fact_groups``); SQLite's rows are
+summed up here (``of_latencies``) the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import ColumnElement, func
 
 from signaling.reports.percentiles import percentile_cont
 from signaling.reports.scope import Band, band_of
@@ -65,38 +62,4 @@ def of_latencies(latencies: Iterable[float | None]) -> LatencyStats:
         p95=p95,
         max=seconds(measured[-1]) if measured else None,
         bands=bands,
-    )
-
-
-def aggregates(latency: ColumnElement[float]) -> list[ColumnElement[object]]:
-    """Columns that, under any GROUP BY on PostgreSQL, give what ``from_row`` reads back."""
-    bands = [
-        latency < 30.0,
-        (latency >= 30.0) & (latency < 60.0),
-        (latency >= 60.0) & (latency < 90.0),
-        latency >= 90.0,
-        latency.is_(None),
-    ]
-    return [
-        func.count(),
-        *(func.percentile_cont(q).within_group(latency) for q in QUANTILES),
-        func.max(latency),
-        *(func.count().filter(condition) for condition in bands),
-    ]
-
-
-AGGREGATE_COLUMNS = 1 + len(QUANTILES) + 1 + 5
-_BAND_ORDER = (Band.UNDER_30, Band.S30_60, Band.S60_90, Band.OVER_90, Band.UNMEASURED)
-
-
-def from_row(values: Sequence[Any]) -> LatencyStats:
-    """The stats of one result row's ``aggregates`` columns (in their order)."""
-    n, p50, p90, p95, top, *counts = values
-    return LatencyStats(
-        sessions=int(n),
-        p50=seconds(p50),
-        p90=seconds(p90),
-        p95=seconds(p95),
-        max=seconds(top),
-        bands={band: int(c) for band, c in zip(_BAND_ORDER, counts, strict=True) if c},
     )

@@ -26,7 +26,8 @@ from signaling.reports.breakdowns import (
     Breakdown,
     Names,
 )
-from signaling.reports.latency_groups import Groups, grouped
+from signaling.reports.fact_groups import Groups
+from signaling.reports.latency_groups import grouped
 from signaling.reports.latency_stats import LatencyStats
 from signaling.reports.scope import Band, Scope
 from signaling.reports.session_facts import BIN_S, LAST_BIN

@@ -6,9 +6,9 @@ ended (``signaling.reports.marks``), the hour,
 weekday, week and month of the request in the facility's own time zone, its 10 s histogram bin,
 and its join latency (None: unmeasured).
 
-On PostgreSQL these are SQL columns (``facts_query``) for a GROUP BY in the database; on SQLite the
-minimal columns are read and the rest computed here (``read_facts``), with ``zoneinfo`` for the
-local times SQLite cannot compute."""
+SQLite's reports read them here (``read_facts``): the minimal columns, the rest computed with
+``zoneinfo`` for the local times SQLite cannot compute. PostgreSQL's read the same facts packed
+(``latency_facts``, ``fact_groups``)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, Date, Integer, Select, case, cast, func, select
+from sqlalchemy import CTE, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from signaling.reports import scoped, sessions_in
-from signaling.reports.percentiles import seconds_between
 from signaling.reports.scope import Scope
 from signaling.storage.models import Facility, Room
 
@@ -54,16 +53,9 @@ def bin_of(latency: float | None) -> int | None:
     return min(max(math.floor(latency / BIN_S), 0), LAST_BIN)
 
 
-async def _base(
-    db: AsyncSession, scope: Scope, *, totals: bool = False
-) -> tuple[CTE, Select[*tuple[Any, ...]]]:
-    """The scoped sessions, and a SELECT of the columns every fact has, to add to (``totals``:
-    no tier, channel or place, for the totals of a previous period)."""
+async def _base(db: AsyncSession, scope: Scope) -> tuple[CTE, Select[*tuple[Any, ...]]]:
+    """The scoped sessions, and a SELECT of the columns every fact has, to add to."""
     scoped_ = scoped.sessions(db, scope)
-    if totals:
-        return scoped_, select(scoped_.c.facility_id).join(
-            Facility, Facility.id == scoped_.c.facility_id
-        )
     # The tier and channel of a join, marked on the session when it ended (``marks``).
     query = (
         select(
@@ -80,41 +72,6 @@ async def _base(
         .join(Room, Room.id == scoped_.c.room_id)
     )
     return scoped_, query
-
-
-async def facts_query(
-    db: AsyncSession, scope: Scope, *, totals: bool = False
-) -> Select[*tuple[Any, ...]]:
-    """PostgreSQL: the facts as SQL columns named as ``Fact``'s fields (``totals``: only the
-    latency). Each session's local time and latency are computed once, in a materialized CTE,
-    and the hour, weekday, week, month and bin read from them."""
-    scoped_, query = await _base(db, scope, totals=totals)
-    latency = seconds_between(db, scoped_.c.requested_at, scoped_.c.joined_at)
-    if totals:
-        return query.add_columns(latency.label("latency"))
-    rows = (
-        query.add_columns(
-            func.timezone(Facility.timezone, scoped_.c.requested_at).label("local"),
-            latency.label("latency"),
-        )
-        .cte("facts_rows")
-        .prefix_with("MATERIALIZED")
-    )
-    local, latency = rows.c.local, rows.c.latency
-    bin_ = case(
-        (latency.is_(None), None),
-        else_=func.least(func.greatest(cast(func.floor(latency / BIN_S), Integer), 0), LAST_BIN),
-    )
-    kept = [c for c in rows.c if c.name not in ("local", "latency")]
-    return select(
-        *kept,
-        cast(func.date_part("hour", local), Integer).label("hour"),
-        (cast(func.date_part("isodow", local), Integer) - 1).label("weekday"),
-        cast(func.date_trunc("week", local), Date).label("week"),
-        cast(func.date_trunc("month", local), Date).label("month"),
-        bin_.label("bin"),
-        latency,
-    )
 
 
 @cache
