@@ -30,7 +30,7 @@ typecheck: .venv/.synced
 
 unit: .venv/.synced
 	bash scripts/ensure-test-tools
-	.venv/bin/pytest
+	.venv/bin/pytest --durations=25
 
 test: lint typecheck unit
 
