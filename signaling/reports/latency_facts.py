@@ -143,7 +143,7 @@ async def rebuild(db: AsyncSession) -> None:
 async def read(
     db: AsyncSession, facility_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, np.ndarray]:
-    """Each facility's records of sessions requested in ``[start, end)`` (native byte order)."""
+    """Each facility's records of sessions requested in ``[start, end)`` (``DTYPE``, read-only)."""
     first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     rows = await db.execute(
         select(ReportFacts.facility_id, ReportFacts.facts)
@@ -160,7 +160,7 @@ async def read(
     lo, hi = _us(start), _us(end)
     found = {}
     for facility_id, parts in chunks.items():
-        records = np.frombuffer(b"".join(parts), dtype=DTYPE).astype(DTYPE.newbyteorder("="))
+        records = np.frombuffer(b"".join(parts), dtype=DTYPE)  # big-endian: fields convert
         kept = records[(records["requested_us"] >= lo) & (records["requested_us"] < hi)]
         if len(kept):
             found[facility_id] = kept
