@@ -128,7 +128,15 @@ pages = Table(
     Index(
         "ix_paging_pages_sent_session",
         "session_id",
-        postgresql_include=["user_id", "tier", "sent_at", "id", "created_at"],
+        postgresql_include=[
+            "user_id",
+            "tier",
+            "sent_at",
+            "id",
+            "created_at",
+            "interrupts",
+            "first_to_person",
+        ],
         postgresql_where=text(SENT_PAGES),
         sqlite_where=text(SENT_PAGES),
     ),

@@ -311,17 +311,23 @@ class SessionAccept(Base):
     __tablename__ = "session_accepts"
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
-        # Reports read a period's accepts by time (signaling.reports.scoped, paging_figures).
+        # Reports read a period's accepts by time, or a few sessions' by session
+        # (signaling.reports.scoped, paging_figures).
         Index(
             "ix_session_accepts_accepted_at",
             "accepted_at",
             postgresql_include=["session_id", "user_id", "via", "end_reason", "paged_at"],
         ),
+        Index(
+            "ix_session_accepts_session_id",
+            "session_id",
+            postgresql_include=["user_id", "via", "accepted_at", "end_reason", "paged_at"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(
-        ForeignKey("supervision_sessions.id", ondelete="CASCADE"), index=True
+        ForeignKey("supervision_sessions.id", ondelete="CASCADE")
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     via: Mapped[str] = mapped_column(String(10))  # web, sms, voice

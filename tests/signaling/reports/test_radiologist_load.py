@@ -1,18 +1,27 @@
-"""The radiologist-load report against hand-computed figures, on SQLite and on PostgreSQL."""
+"""The radiologist-load report against hand-computed figures, on SQLite and on PostgreSQL, the
+pages and accepts read by session and by time (``scoped.BY_SESSION_BELOW``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from signaling.reports import radiologist_load
+from signaling.reports import radiologist_load, scoped
 from signaling.reports.shape import Report
 from tests.signaling.reports.data import Ids, add_accept, add_page, add_session, at, ids, period
 
 WEEK = period("2026-03-02T06:00", "2026-03-09T05:00")
 NOW = at("2026-06-01T00:00")
+
+
+@pytest.fixture(autouse=True, params=["by_session", "by_time"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test twice: the few sessions' rows read by session (as for a facility's year), and by
+    time (as for many sessions)."""
+    monkeypatch.setattr(scoped, "BY_SESSION_BELOW", 10**9 if request.param == "by_session" else 0)
 
 
 def people(report: Report) -> dict[str, dict[str, Any]]:
