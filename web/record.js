@@ -45,6 +45,10 @@ export class RecordPanel {
     this.openReaction = null; // the reaction entry the form completes
     this.ticker = null;
     this.drafts = new Map(); // what was typed and not saved yet, kept across re-renders
+    // Reads of the record in flight can answer out of order (a save's own read and the other
+    // side's notice): each is numbered, and one older than the last shown is dropped.
+    this.asked = 0;
+    this.shown = 0;
   }
 
   /** Keep what is typed into ``input`` under ``name`` until it is saved (``forget``). */
@@ -95,9 +99,11 @@ export class RecordPanel {
   async refresh() {
     if (!this.sessionId || !this.setup) return;
     const sessionId = this.sessionId;
+    const ticket = ++this.asked;
     try {
       const { record } = await api("GET", `/api/sessions/${sessionId}/record`);
-      if (sessionId !== this.sessionId) return;
+      if (sessionId !== this.sessionId || ticket < this.shown) return;
+      this.shown = ticket;
       this.record = record;
     } catch (error) {
       this.notices.show("error", `The exam record could not be read: ${error.detail}`);

@@ -5,8 +5,11 @@ so in red."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.live import LiveServer
@@ -83,6 +86,9 @@ async def test_injection_under_verified_supervision_and_a_reaction_from_the_radi
     drug = form.get_by_label("Drug")
     await drug.fill("diphen")
     rad_form = rad.get_by_test_id("reaction-form")
+    # The radiologist's page has shown the technologist's save (its panel re-renders on it: a tap
+    # during that re-render would land on the panel being replaced).
+    await expect(rad_form.get_by_label("Hives, limited")).to_be_checked()
     await rad_form.get_by_label("Itching").check()
     await rad_form.get_by_role("button", name="Save the signs").click()
     await expect(form.get_by_label("Itching")).to_be_checked()
@@ -143,3 +149,44 @@ async def test_the_facility_rule_refuses_an_unsupervised_injection_on_the_page(
     await expect(refused).to_contain_text("no radiologist has joined the session")
     await expect(tech.locator("#inject-now")).to_be_enabled()
     tech_w.check()
+
+
+async def test_a_late_answer_does_not_show_an_older_record(
+    server: LiveServer, pages: Pages
+) -> None:
+    """Two reads of the record in flight answer out of order (a save's own read held back while
+    the next change's read answers): the older answer, arriving last, is not shown over the newer
+    one, which would leave the page stale until the next change."""
+    tech = (await pages.open(viewport={"width": 1366, "height": 768})).page
+    await sign_in(tech, server, "tech", "/tech")
+    await request_supervision(tech, "North Imaging Center", "CT1", "ACC-2026.0102")
+    await expect(tech.locator("#rec-save-exam")).to_be_visible()  # the record read and shown
+    held: list[Route] = []
+    fetched, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_first(route: Route) -> None:
+        if held:
+            await route.continue_()
+            return
+        held.append(route)
+        answer = await route.fetch()  # read now, delivered late
+        fetched.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await tech.route(re.compile(r".*/api/sessions/[^/]+/record$"), hold_the_first)
+    await tech.select_option("#rec-agent", "iohexol-350")  # the directory's own formulary
+    await tech.fill("#rec-volume", "100")
+    await tech.click("#rec-save-exam")
+    await asyncio.wait_for(fetched.wait(), 15)
+    await expect(tech.get_by_test_id("rec-exam")).to_contain_text("Saved")  # a later read
+    for box in await tech.locator('[data-testid="rec-checklist"] input[type=checkbox]').all():
+        await box.check()
+    await tech.click("#rec-confirm")
+    checklist = tech.get_by_test_id("rec-checklist")
+    confirmed = re.compile(r"all \d+ confirmed")
+    await expect(checklist).to_contain_text(confirmed)
+    release.set()  # the save's own read, from before the checklist was confirmed, answers now
+    await tech.wait_for_timeout(1000)
+    await expect(checklist).to_contain_text(confirmed)
+    await expect(tech.locator("#rec-confirm")).to_have_count(0)
