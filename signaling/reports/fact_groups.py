@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,11 +32,6 @@ SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 BANDS = (Band.UNDER_30, Band.S30_60, Band.S60_90, Band.OVER_90, Band.UNMEASURED)
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _offset_us(zone: ZoneInfo, utc_us: int) -> int:
@@ -92,9 +86,7 @@ class Columns:
         self.zones = zones
         self.modality = modality
         self.modalities = sorted(set(modality.values()))
-        self.facility = np.repeat(
-            np.array(ids, dtype=np.int64), [len(facts[i]) for i in ids]
-        ).astype(np.int64)
+        self.facility = np.repeat(np.array(ids, dtype=np.int64), [len(facts[i]) for i in ids])
         self.requested_us = records["requested_us"].astype(np.int64)
         latency_us = records["latency_us"].astype(np.int64)
         measured = latency_us >= 0
@@ -152,7 +144,7 @@ class Columns:
         ids, starts = np.unique(self.facility, return_index=True)
         ends = [*starts[1:].tolist(), len(self.facility)]
         for fid, start, end in zip(ids.tolist(), starts.tolist(), ends, strict=True):
-            local[start:end] = local_us(_zone(self.zones[fid]), self.requested_us[start:end])
+            local[start:end] = local_us(ZoneInfo(self.zones[fid]), self.requested_us[start:end])
         return local
 
     @property

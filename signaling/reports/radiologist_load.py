@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,11 +161,6 @@ async def _in_database(db: AsyncSession, scope: Scope) -> Loads:
     return dict(loads)
 
 
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 async def _in_python(db: AsyncSession, scope: Scope) -> Loads:
     sessions = _sessions(scope)
     scoped_ = scoped.sessions(db, sessions)
@@ -229,7 +223,7 @@ async def _in_python(db: AsyncSession, scope: Scope) -> Loads:
         kept = [r for r in rows if r.interrupts]
         load.pages = len(kept)
         for row in kept:
-            zone = _zone(row.own_zone or row.facility_zone)
+            zone = ZoneInfo(row.own_zone or row.facility_zone)
             h = interruptions.hours_of(row.sent_at.astimezone(zone))
             load.hours[h] = load.hours.get(h, 0) + 1
     accepted_pairs = {(row.user_id, row.id) for row in accept_rows}

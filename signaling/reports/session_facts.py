@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -74,11 +73,6 @@ async def _base(db: AsyncSession, scope: Scope) -> tuple[CTE, Select[*tuple[Any,
     return scoped_, query
 
 
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 async def read_facts(db: AsyncSession, scope: Scope) -> list[Fact]:
     """SQLite: the minimal columns of each session, local times and latency computed here."""
     scoped_, query = await _base(db, scope)
@@ -88,7 +82,7 @@ async def read_facts(db: AsyncSession, scope: Scope) -> list[Fact]:
         requested: datetime = row.requested_at
         if not sessions_in.band_matches(db, scope, requested, row.joined_at):
             continue
-        local = requested.astimezone(_zone(row.timezone))
+        local = requested.astimezone(ZoneInfo(row.timezone))
         day = local.date()
         latency = sessions_in.exact_latency_s(requested, row.joined_at)
         facts.append(
